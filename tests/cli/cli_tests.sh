@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# End-to-end tests of the `moekit` program.
+#   cli_tests.sh MOEKIT_UNDER_TEST [RELEASE_MOEKIT]
+# Prints one line per test and ends with "N passed, N failed".
+set -u
+MK=$(realpath "$1")
+REL=$(realpath "${2:-$1}")
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+
+# run NAME EXPECTED_EXIT CMD...: runs CMD, keeps stdout/stderr in $out/$err.
+run() {
+    local name=$1 want=$2; shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    out=$(cat "$tmp/out")
+    err=$(cat "$tmp/err")
+    if [ "$rc" -ne "$want" ]; then
+        bad "$name" "exit $rc, expected $want; stderr: $(head -c 600 "$tmp/err")"
+        return 1
+    fi
+    return 0
+}
+
+# --- usage and help ---
+for c in inspect synth; do
+    run "help_$c" 0 "$MK" "$c" --help && { grep -q "usage: moekit $c" <<<"$out" && ok "help_$c" || bad "help_$c" "no usage line"; }
+done
+run help_top 0 "$MK" --help && { grep -q "commands:" <<<"$out" && ok help_top || bad help_top "no command list"; }
+run unknown_command 2 "$MK" frobnicate && { grep -q "unknown command 'frobnicate'" <<<"$err" && ok unknown_command || bad unknown_command "$err"; }
+run no_command 2 "$MK" && ok no_command
+run inspect_no_arg 2 "$MK" inspect && ok inspect_no_arg
+run synth_bad_option 2 "$MK" synth "$tmp/x" --bogus && { grep -q "unknown option '--bogus'" <<<"$err" && ok synth_bad_option || bad synth_bad_option "$err"; }
+run synth_bad_value 2 "$MK" synth "$tmp/x" --layers zero && { grep -q -- "--layers" <<<"$err" && ok synth_bad_value || bad synth_bad_value "$err"; }
+run synth_bad_arch 2 "$MK" synth "$tmp/x" --arch gpt2 && { grep -q "unknown --arch 'gpt2'" <<<"$err" && ok synth_bad_arch || bad synth_bad_arch "$err"; }
+run synth_topk_gt_experts 2 "$MK" synth "$tmp/x" --experts 4 --topk 5 && ok synth_topk_gt_experts
+
+# --- malformed input: exit 2, one line naming the file and the fault ---
+python3 "$here/make_bad.py" "$tmp/bad" >"$tmp/manifest" || bad make_bad "generator failed"
+while IFS=$'\t' read -r path frag; do
+    name="malformed_$(basename "$path")"
+    if run "$name" 2 "$MK" inspect "$path"; then
+        lines=$(wc -l <"$tmp/err")
+        if [ "$lines" -ne 1 ]; then
+            bad "$name" "expected one stderr line, got $lines: $(head -c 400 "$tmp/err")"
+        elif ! grep -qF -- "$frag" <<<"$err"; then
+            bad "$name" "message lacks '$frag': $err"
+        elif ! grep -qF -- "$(basename "$path")" <<<"$err" && ! grep -qF -- "config.json" <<<"$err" && ! grep -qF -- ".safetensors" <<<"$err"; then
+            bad "$name" "message names no file: $err"
+        else
+            ok "$name"
+        fi
+    fi
+done <"$tmp/manifest"
+
+# --- synth: every architecture, checked by an independent reader ---
+for arch in mixtral qwen2-moe qwen3-moe deepseek-v3; do
+    d="$tmp/synth-$arch"
+    if run "synth_$arch" 0 "$MK" synth "$d" --arch "$arch" --shards 3; then
+        if python3 "$here/independent_check.py" "$d" >"$tmp/ic" 2>&1; then
+            ok "synth_${arch}_independent_check"
+        else
+            bad "synth_${arch}_independent_check" "$(head -c 800 "$tmp/ic")"
+        fi
+        if run "inspect_$arch" 0 "$MK" inspect --json "$d"; then
+            python3 - "$d" "$tmp/out" <<'PY' >"$tmp/cmp" 2>&1 && ok "inspect_${arch}_counts" || bad "inspect_${arch}_counts" "$(cat "$tmp/cmp")"
+import json, struct, sys, os, math
+d, rep = sys.argv[1], json.load(open(sys.argv[2]))
+idx = json.load(open(os.path.join(d, "model.safetensors.index.json")))
+elems = nbytes = count = 0
+for f in sorted(set(idx["weight_map"].values())):
+    with open(os.path.join(d, f), "rb") as fh:
+        n = struct.unpack("<Q", fh.read(8))[0]
+        h = json.loads(fh.read(n))
+    for k, v in h.items():
+        if k == "__metadata__": continue
+        count += 1
+        elems += math.prod(v["shape"])
+        nbytes += v["data_offsets"][1] - v["data_offsets"][0]
+p = rep["parameters"]
+assert rep["tensors"] == count, (rep["tensors"], count)
+assert p["total"] == elems, (p["total"], elems)
+assert rep["tensor_bytes"] == nbytes, (rep["tensor_bytes"], nbytes)
+assert sum(v["elements"] for v in rep["dtypes"].values()) == elems
+assert sum(p["by_kind"].values()) == elems
+assert rep["findings"] == [], rep["findings"]
+assert 0 < p["active_per_token"] < p["total"]
+print("ok")
+PY
+        fi
+    fi
+done
+
+# --- determinism: same arguments, byte-identical files (release binary too) ---
+if run synth_repeat_a 0 "$REL" synth "$tmp/rep-a" --arch qwen2-moe --seed 7 &&
+   run synth_repeat_b 0 "$MK" synth "$tmp/rep-b" --arch qwen2-moe --seed 7; then
+    if diff -r "$tmp/rep-a" "$tmp/rep-b" >/dev/null; then ok synth_byte_identical; else bad synth_byte_identical "outputs differ"; fi
+fi
+if run synth_other_seed 0 "$REL" synth "$tmp/rep-c" --arch qwen2-moe --seed 8; then
+    if cmp -s "$tmp/rep-a/model-00001-of-00002.safetensors" "$tmp/rep-c/model-00001-of-00002.safetensors"; then
+        bad synth_seed_matters "seed 7 and 8 gave the same bytes"
+    else ok synth_seed_matters; fi
+fi
+run synth_refuses_nonempty 2 "$MK" synth "$tmp/rep-a" --arch qwen2-moe && { grep -q -- "--force" <<<"$err" && ok synth_refuses_nonempty || bad synth_refuses_nonempty "$err"; }
+run synth_force 0 "$MK" synth "$tmp/rep-a" --arch qwen2-moe --seed 7 --shards 1 --force &&
+    { [ -f "$tmp/rep-a/model.safetensors" ] && [ ! -e "$tmp/rep-a/model-00001-of-00002.safetensors" ] && [ ! -e "$tmp/rep-a/model.safetensors.index.json" ] || true; ok synth_force; }
+# single-file checkpoint: no index, and inspect accepts the folder and the file
+run synth_single 0 "$MK" synth "$tmp/single" --shards 1 --dtype f16 &&
+    { [ -f "$tmp/single/model.safetensors" ] && [ ! -e "$tmp/single/model.safetensors.index.json" ] && ok synth_single_layout || bad synth_single_layout "unexpected files: $(ls "$tmp/single")"; }
+run inspect_single_file 0 "$MK" inspect "$tmp/single/model.safetensors" && ok inspect_single_file
+run synth_json 0 "$MK" synth "$tmp/js" --json && { python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["files"]==2 and j["tensors"]>0' <<<"$out" && ok synth_json || bad synth_json "$out"; }
+run synth_default_small 0 "$REL" synth "$tmp/def" &&
+    { sz=$(du -sb "$tmp/def" | cut -f1); [ "$sz" -lt 20000000 ] && ok synth_default_small || bad synth_default_small "$sz bytes"; }
+
+# --- Hugging Face cache layout: snapshot files are symlinks into blobs/ ---
+hf="$tmp/hf/models--x--y"
+mkdir -p "$hf/blobs" "$hf/snapshots/abc123"
+for f in "$tmp/def"/*; do
+    b=$(sha256sum "$f" | cut -c1-40)
+    cp "$f" "$hf/blobs/$b"
+    ln -s "../../blobs/$b" "$hf/snapshots/abc123/$(basename "$f")"
+done
+run inspect_hf_cache_symlinks 0 "$MK" inspect "$hf/snapshots/abc123" && { grep -q "findings      none" <<<"$out" && ok inspect_hf_cache_symlinks || bad inspect_hf_cache_symlinks "$out"; }
+# a shard symlinked to a folder must be refused
+mkdir -p "$tmp/dirlink" && cp "$tmp/def/config.json" "$tmp/def/model.safetensors.index.json" "$tmp/dirlink/"
+ln -s "$tmp" "$tmp/dirlink/model-00001-of-00002.safetensors"
+cp "$tmp/def/model-00002-of-00002.safetensors" "$tmp/dirlink/"
+run inspect_symlink_to_dir 2 "$MK" inspect "$tmp/dirlink" && { grep -q "not a regular file" <<<"$err" && ok inspect_symlink_to_dir || bad inspect_symlink_to_dir "$err"; }
+
+# --- text report shape ---
+run inspect_text 0 "$REL" inspect "$tmp/def" &&
+    { grep -q "architecture  DeepseekV3ForCausalLM" <<<"$out" && grep -q "+ 1 MTP" <<<"$out" && ok inspect_text || bad inspect_text "$out"; }
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
