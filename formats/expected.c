@@ -87,6 +87,11 @@ static int emit_attention(emitter *em) {
             return rc;
     }
     if ((rc = MAT(MK_T_ATTENTION, H, q_dim, "self_attn.o_proj.weight"))) return rc;
+    /* Llama and Qwen3 build o_proj with bias=config.attention_bias; Qwen2's
+     * bias is on q/k/v only, and Mistral/Mixtral have none. */
+    bool o_bias = c->attention_bias && (c->arch == MK_ARCH_LLAMA || c->arch == MK_ARCH_QWEN3 ||
+                                        c->arch == MK_ARCH_QWEN3_MOE);
+    if (o_bias && (rc = VEC(MK_T_ATTENTION, H, "self_attn.o_proj.bias"))) return rc;
     if (c->qk_norm && ((rc = VEC(MK_T_NORM, c->head_dim, "self_attn.q_norm.weight")) ||
                        (rc = VEC(MK_T_NORM, c->head_dim, "self_attn.k_norm.weight"))))
         return rc;

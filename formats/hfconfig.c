@@ -305,6 +305,8 @@ static int parse_attention(parser *p, mk_model_config *cfg) {
         cfg->attention_bias = true;
         break;
     case MK_ARCH_MIXTRAL:
+    case MK_ARCH_MISTRAL:
+        /* MistralAttention/MixtralAttention have no bias, whatever the config says. */
         cfg->attention_bias = false;
         break;
     default:

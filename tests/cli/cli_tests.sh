@@ -108,7 +108,8 @@ if run synth_other_seed 0 "$REL" synth "$tmp/rep-c" --arch qwen2-moe --seed 8; t
 fi
 run synth_refuses_nonempty 2 "$MK" synth "$tmp/rep-a" --arch qwen2-moe && { grep -q -- "--force" <<<"$err" && ok synth_refuses_nonempty || bad synth_refuses_nonempty "$err"; }
 run synth_force 0 "$MK" synth "$tmp/rep-a" --arch qwen2-moe --seed 7 --shards 1 --force &&
-    { [ -f "$tmp/rep-a/model.safetensors" ] && [ ! -e "$tmp/rep-a/model-00001-of-00002.safetensors" ] && [ ! -e "$tmp/rep-a/model.safetensors.index.json" ] || true; ok synth_force; }
+    { [ -f "$tmp/rep-a/model.safetensors" ] && [ ! -e "$tmp/rep-a/model-00001-of-00002.safetensors" ] &&
+      [ ! -e "$tmp/rep-a/model.safetensors.index.json" ] && ok synth_force || bad synth_force "stale files: $(ls "$tmp/rep-a")"; }
 # single-file checkpoint: no index, and inspect accepts the folder and the file
 run synth_single 0 "$MK" synth "$tmp/single" --shards 1 --dtype f16 &&
     { [ -f "$tmp/single/model.safetensors" ] && [ ! -e "$tmp/single/model.safetensors.index.json" ] && ok synth_single_layout || bad synth_single_layout "unexpected files: $(ls "$tmp/single")"; }

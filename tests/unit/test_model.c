@@ -1038,3 +1038,29 @@ TEST(kind_and_projection_names) {
     CHECK(strcmp(mk_arch_name(MK_ARCH_COUNT), "?") == 0);
     CHECK(mk_arch_is_moe(MK_ARCH_QWEN2_MOE) && !mk_arch_is_moe(MK_ARCH_QWEN2));
 }
+
+static int find_name(const mk_expected_tensor *t, void *ctx) {
+    return strcmp(t->name, (const char *)ctx) == 0 ? 1 : 0;
+}
+
+TEST(attention_bias_adds_o_proj_bias_for_llama_and_qwen3_only) {
+    const char *base =
+        "{\"architectures\":[\"%s\"],\"hidden_size\":64,\"num_hidden_layers\":1,"
+        "\"num_attention_heads\":4,\"vocab_size\":10,\"intermediate_size\":128,"
+        "\"attention_bias\":true}";
+    const struct { const char *arch; int qkv, o; } cases[] = {
+        {"LlamaForCausalLM", 1, 1}, {"Qwen3ForCausalLM", 1, 1},
+        {"Qwen2ForCausalLM", 1, 0}, {"MistralForCausalLM", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[512];
+        snprintf(text, sizeof text, base, cases[i].arch);
+        mk_model_config cfg;
+        mk_error err = {0};
+        CHECKF(mk_config_parse(text, strlen(text), "c.json", &cfg, &err) == MK_OK, "%s", err.msg);
+        int qkv = mk_model_expected(&cfg, find_name, (void *)"model.layers.0.self_attn.k_proj.bias");
+        int o = mk_model_expected(&cfg, find_name, (void *)"model.layers.0.self_attn.o_proj.bias");
+        mk_config_free(&cfg);
+        CHECKF(qkv == cases[i].qkv && o == cases[i].o, "%s: qkv bias %d o bias %d", cases[i].arch, qkv, o);
+    }
+}
