@@ -16,6 +16,8 @@ static const struct {
     const char *summary;
 } k_cmds[] = {
     {"inspect", cmd_inspect, "architecture, layers, experts, dtypes, parameter counts, findings"},
+    {"convert", cmd_convert, "quantize to FP8 / INT8 per-expert shards that vLLM and SGLang load"},
+    {"verify", cmd_verify, "check a converted checkpoint: layout, scales, config, manifest hashes"},
     {"synth", cmd_synth, "write a small, structurally faithful synthetic MoE checkpoint"},
 };
 
