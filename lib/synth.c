@@ -86,9 +86,10 @@ static init_kind init_of(const mk_expected_tensor *t) {
     return INIT_WEIGHT;
 }
 
-static void gen_chunk(const mk_expected_tensor *t, uint64_t seed, uint64_t tseed, uint64_t first,
-                      size_t n, float *out) {
+static void gen_chunk(const mk_expected_tensor *t, uint64_t seed, bool outliers, uint64_t tseed,
+                      uint64_t first, size_t n, float *out) {
     init_kind kind = init_of(t);
+    if (kind == INIT_WEIGHT && !outliers) kind = INIT_EMBED;
     int64_t k = t->ndim == 2 ? t->shape[1] : 1;
     for (size_t j = 0; j < n; j++) {
         uint64_t i = first + j;
@@ -329,7 +330,7 @@ typedef struct progress {
 } progress;
 
 static int write_tensor(mk_st_writer *w, const mk_expected_tensor *t, uint64_t seed,
-                        progress *pg, mk_error *err) {
+                        bool outliers, progress *pg, mk_error *err) {
     long idx = mk_st_writer_find(w, t->name);
     if (idx < 0) return mk_fail(err, MK_ERR_INTERNAL, "tensor '%s' not declared", t->name);
     uint64_t n = tensor_elems(t);
@@ -348,7 +349,7 @@ static int write_tensor(mk_st_writer *w, const mk_expected_tensor *t, uint64_t s
             if (lrc) continue;
             uint64_t first = c * CHUNK_ELEMS;
             size_t len = (size_t)(n - first < CHUNK_ELEMS ? n - first : CHUNK_ELEMS);
-            gen_chunk(t, seed, tseed, first, len, f);
+            gen_chunk(t, seed, outliers, tseed, first, len, f);
             const void *bytes = f;
             if (t->dtype == MK_DT_BF16) {
                 mk_f32_to_bf16_row(f, h, len);
@@ -448,7 +449,7 @@ int mk_synth_ex(const char *out_dir, const mk_synth_opts *o, mk_synth_result *re
         mk_st_writer *w;
         rc = mk_st_writer_open(path, decls, n, NULL, NULL, 0, &w, err);
         free(decls);
-        for (size_t i = 0; i < n && !rc; i++) rc = write_tensor(w, &l.t[first + i], o->seed, &pg, err);
+        for (size_t i = 0; i < n && !rc; i++) rc = write_tensor(w, &l.t[first + i], o->seed, !o->no_outliers, &pg, err);
         if (!rc)
             rc = mk_st_writer_finish(w, err);
         else if (w)

@@ -24,6 +24,7 @@ static void help(FILE *out) {
             "  --dtype D         bf16 | f16 | f32 (default bf16)\n"
             "  --shards N        number of files; 1 writes model.safetensors without index (default 2)\n"
             "  --seed S          random seed (default 0)\n"
+            "  --no-outliers     plain N(0, 0.02) weights without outlier input channels\n"
             "  --force           write into a non-empty folder\n"
             "  --json            print a JSON summary\n"
             "  -h, --help        this help\n");
@@ -37,6 +38,7 @@ int cmd_synth(int argc, char **argv) {
         {"vocab", required_argument, 0, 'V'},  {"dtype", required_argument, 0, 'd'},
         {"shards", required_argument, 0, 's'}, {"seed", required_argument, 0, 'S'},
         {"force", no_argument, 0, 'f'},        {"json", no_argument, 0, 'j'},
+        {"no-outliers", no_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
     };
     mk_synth_opts o;
@@ -96,6 +98,7 @@ int cmd_synth(int argc, char **argv) {
             o.seed = (uint64_t)v;
             break;
         case 'f': o.force = true; break;
+        case 'o': o.no_outliers = true; break;
         case 'j': json = true; break;
         case 'h': help(stdout); return 0;
         case ':': return cli_fail("synth", 2, "option '%s' needs a value", argv[optind - 1]);

@@ -35,6 +35,7 @@ typedef struct mk_synth_opts {
     int shards;            /* 1: a single model.safetensors, no index */
     uint64_t seed;
     bool force;            /* allow a non-empty output folder */
+    bool no_outliers;      /* plain N(0, 0.02) weights, no outlier input channels */
     /* Called after each chunk of tensor data with bytes done / total. */
     void (*progress)(uint64_t done, uint64_t total, void *ctx);
     void *progress_ctx;
