@@ -5,7 +5,7 @@ SAN_BUILD ?= build-san
 DEMO_DIR  ?= $(BUILD)/demo
 
 PKGS := gcc meson ninja-build pkg-config libopenblas-dev libzstd-dev libjansson-dev \
-        libyaml-dev libxxhash-dev python3
+        libyaml-dev libxxhash-dev python3 bc time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build demo test bench clean
@@ -33,15 +33,17 @@ build: deps $(BUILD)/build.ninja
 
 demo: build
 	rm -rf $(DEMO_DIR)
-	$(BUILD)/moekit synth $(DEMO_DIR) --arch deepseek-v3
-	$(BUILD)/moekit inspect $(DEMO_DIR)
+	$(BUILD)/moekit synth $(DEMO_DIR)/bf16 --arch deepseek-v3
+	$(BUILD)/moekit inspect $(DEMO_DIR)/bf16
+	$(BUILD)/moekit convert $(DEMO_DIR)/bf16 $(DEMO_DIR)/fp8 --scheme fp8-block
+	$(BUILD)/moekit verify $(DEMO_DIR)/fp8
 
 test: build $(SAN_BUILD)/build.ninja
 	ninja -C $(SAN_BUILD)
 	tests/run.sh $(BUILD) $(SAN_BUILD)
 
 bench: build
-	ninja -C $(BUILD) bench_index
+	ninja -C $(BUILD) bench_index bench_kernels
 	bench/run.sh $(BUILD)
 
 clean:

@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
-# Benchmarks: prints figures and ratios against baselines measured in the same run.
-#   bench/run.sh [BUILD_DIR]
+# Benchmarks: print figures and ratios against baselines measured in the same run.
+#   bench/run.sh [BUILD_DIR] [index|kernels|convert|rss ...]   (default: all)
+# BENCH_DIR (default: a temporary folder) must have ~25 GB free for `convert` and `rss`.
 set -euo pipefail
 BUILD=${1:-build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+shift || true
+parts=${*:-index kernels convert rss}
+MK=$(realpath "$BUILD/moekit")
+tmp=${BENCH_DIR:-$(mktemp -d)}
+mkdir -p "$tmp"
+trap 'rm -rf "$tmp"/bench-*' EXIT
 
-echo "== index load: DeepSeek-V3-sized model.safetensors.index.json"
-"$BUILD/bench_index" "$tmp" | tee "$tmp/idx.txt"
-# Baseline: what transformers does with the same file (json.load, then the
-# sorted set of shard names), best-of-7 like ours (median).
-python3 - "$tmp" <<'PY' | tee -a "$tmp/idx.txt"
+secs() { # secs CMD...: wall seconds of CMD
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" >/dev/null
+    t1=$(date +%s.%N)
+    echo "$t1 - $t0" | bc -l
+}
+
+for part in $parts; do
+case $part in
+index)
+    echo "== index load: DeepSeek-V3-sized model.safetensors.index.json"
+    mkdir -p "$tmp/bench-idx"
+    "$BUILD/bench_index" "$tmp/bench-idx" | tee "$tmp/bench-idx.txt"
+    # Baseline: what transformers does with the same file (json.load, then
+    # the sorted set of shard names), median of 7 like ours.
+    python3 - "$tmp/bench-idx" <<'PY' | tee -a "$tmp/bench-idx.txt"
 import json, sys, time, statistics, os
 p = os.path.join(sys.argv[1], "model.safetensors.index.json")
 ts = []
@@ -22,4 +39,49 @@ for _ in range(7):
     ts.append(time.perf_counter() - t0)
 print(f"python_json_load_ms {statistics.median(ts)*1e3:.2f}")
 PY
-awk '/^moekit_open_ms/{m=$2} /^python_json_load_ms/{p=$2} END{printf "ratio_open_vs_python %.2f (lower is better; target: open well under 1000 ms)\n", m/p}' "$tmp/idx.txt"
+    awk '/^moekit_open_ms/{m=$2} /^python_json_load_ms/{p=$2} END{printf "ratio_open_vs_python_json %.2f (target: open well under 1000 ms)\n", m/p}' "$tmp/bench-idx.txt"
+    ;;
+kernels)
+    echo "== kernels: F16/BF16 -> E4M3 with 128x128 block scales, one core, vs memcpy on one core"
+    taskset -c 0 "$BUILD/bench_kernels"
+    echo "(target: ratio_vs_memcpy >= 0.5 for the dispatched ISA)"
+    ;;
+convert)
+    echo "== convert: ~4 GB BF16 DeepSeek-V3-shaped checkpoint -> fp8-block, warm page cache, vs cp -r"
+    src="$tmp/bench-src"
+    rm -rf "$src" "$tmp/bench-out" "$tmp/bench-cp"
+    "$MK" synth "$src" --arch deepseek-v3 --layers 2 --hidden 7168 --moe-inter 2048 --experts 12 \
+        --topk 8 --vocab 4096 --shards 4 >/dev/null
+    du -sb "$src" | awk '{printf "source_bytes %.0f\n", $1}'
+    sync; cat "$src"/* >/dev/null                     # settle writes, warm the page cache
+    t_cp=$(secs cp -r "$src" "$tmp/bench-cp")
+    sync
+    t_cp_sync=$( { t0=$(date +%s.%N); rm -rf "$tmp/bench-cp"; cp -r "$src" "$tmp/bench-cp"; sync; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; } )
+    rm -rf "$tmp/bench-cp"; sync
+    cat "$src"/* >/dev/null
+    t_mk=$(secs "$MK" convert "$src" "$tmp/bench-out" --scheme fp8-block)
+    du -sb "$tmp/bench-out" | awk '{printf "output_bytes %.0f\n", $1}'
+    printf "cp_r_s %.2f\ncp_r_sync_s %.2f\nmoekit_convert_s %.2f (fsyncs every file)\n" "$t_cp" "$t_cp_sync" "$t_mk"
+    echo "ratio_convert_vs_cp_r $(echo "$t_mk / $t_cp" | bc -l | cut -c1-5) (target <= 1.0)"
+    echo "ratio_convert_vs_cp_r_sync $(echo "$t_mk / $t_cp_sync" | bc -l | cut -c1-5)"
+    rm -rf "$tmp/bench-out"
+    ;;
+rss)
+    echo "== peak RSS of convert (file pages included, /usr/bin/time -v): 1 GB vs 8 GB input"
+    for gb in 1 8; do
+        src="$tmp/bench-rss-$gb"
+        # ~0.7 GB of attention + 88 MB per V3-sized expert in each of two MoE layers (incl. MTP)
+        experts=$(( (gb * 1000 - 700) / 176 )); [ "$experts" -ge 1 ] || experts=1
+        "$MK" synth "$src" --arch deepseek-v3 --layers 1 --hidden 7168 --moe-inter 2048 \
+            --experts "$experts" --topk 1 --vocab 4096 --shards 4 >/dev/null
+        bytes=$(du -sb "$src" | cut -f1)
+        /usr/bin/time -v "$MK" convert "$src" "$src-out" 2>"$tmp/bench-time.txt" >/dev/null
+        rss=$(awk -F: '/Maximum resident set size/{gsub(/ /,"",$2); print $2}' "$tmp/bench-time.txt")
+        printf "input_%dGB_bytes %.0f peak_rss_MiB %.1f\n" "$gb" "$bytes" "$(echo "$rss / 1024" | bc -l)"
+        rm -rf "$src" "$src-out"
+    done
+    echo "(target: peak RSS < 512 MiB for both)"
+    ;;
+*) echo "unknown part '$part'"; exit 2 ;;
+esac
+done

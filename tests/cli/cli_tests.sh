@@ -28,7 +28,7 @@ run() {
 }
 
 # --- usage and help ---
-for c in inspect synth; do
+for c in inspect synth convert verify; do
     run "help_$c" 0 "$MK" "$c" --help && { grep -q "usage: moekit $c" <<<"$out" && ok "help_$c" || bad "help_$c" "no usage line"; }
 done
 run help_top 0 "$MK" --help && { grep -q "commands:" <<<"$out" && ok help_top || bad help_top "no command list"; }
@@ -136,6 +136,70 @@ run inspect_symlink_to_dir 2 "$MK" inspect "$tmp/dirlink" && { grep -q "not a re
 # --- text report shape ---
 run inspect_text 0 "$REL" inspect "$tmp/def" &&
     { grep -q "architecture  DeepseekV3ForCausalLM" <<<"$out" && grep -q "+ 1 MTP" <<<"$out" && ok inspect_text || bad inspect_text "$out"; }
+
+
+# --- convert and verify ---
+src="$tmp/conv-src"
+"$MK" synth "$src" --arch qwen2-moe --shards 2 >/dev/null && echo '{"tok": 1}' >"$src/tokenizer.json"
+for scheme in fp8-block fp8-tensor fp8-channel int8-channel int8-group bf16 f16; do
+    d="$tmp/conv-$scheme"
+    if run "convert_$scheme" 0 "$MK" convert "$src" "$d" --scheme "$scheme"; then
+        grep -q "converted .* $scheme, " <<<"$out" || bad "convert_${scheme}_summary" "$out"
+        if run "verify_$scheme" 0 "$MK" verify "$d"; then
+            grep -q "manifest" <<<"$out" && ok "verify_$scheme" || bad "verify_$scheme" "$out"
+        fi
+        [ -f "$d/tokenizer.json" ] && [ -f "$d/moekit.json" ] && ok "convert_${scheme}_side_files" ||
+            bad "convert_${scheme}_side_files" "$(ls "$d")"
+    fi
+done
+run convert_again_needs_force 2 "$MK" convert "$src" "$tmp/conv-fp8-block" && { grep -q -- "--force" <<<"$err" && ok convert_again_needs_force || bad convert_again_needs_force "$err"; }
+run convert_repeat 0 "$REL" convert "$src" "$tmp/conv-repeat" &&
+    { diff -r "$tmp/conv-fp8-block" "$tmp/conv-repeat" >/dev/null && ok convert_byte_identical || bad convert_byte_identical "outputs differ"; }
+run convert_verbose 0 "$MK" convert "$src" "$tmp/conv-v" -v &&
+    { grep -qE '^\[ +[0-9]+/[0-9]+\] model\.layers\.0\.mlp\.experts\.0\.down_proj\.weight - \[256, 128\], bf16 -> fp8-block \.\. 64\.00 KiB -> 32\.01 KiB$' <<<"$out" && ok convert_verbose || bad convert_verbose "$(head -3 <<<"$out")"; }
+run convert_json 0 "$MK" convert "$src" "$tmp/conv-j" --json --scheme int8-channel &&
+    { python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["scheme"]=="int8-channel" and j["quantized"]>0 and j["bytes_out"]<j["bytes_in"]' <<<"$out" && ok convert_json || bad convert_json "$out"; }
+run convert_bad_scheme 2 "$MK" convert "$src" "$tmp/conv-x" --scheme fp4 && { grep -q "not one of" <<<"$err" && ok convert_bad_scheme || bad convert_bad_scheme "$err"; }
+run convert_bad_size 2 "$MK" convert "$src" "$tmp/conv-x" --max-shard-size lots && ok convert_bad_size
+mkdir -p "$tmp/noconfig" && cp "$src"/*.safetensors "$src/model.safetensors.index.json" "$tmp/noconfig/"
+run convert_needs_config 2 "$MK" convert "$tmp/noconfig" "$tmp/conv-x" && { grep -q "config.json" <<<"$err" && ok convert_needs_config || bad convert_needs_config "$err"; }
+# a flipped byte in a shard is caught by the manifest hashes
+cp -r "$tmp/conv-fp8-block" "$tmp/conv-flip"
+shard="$tmp/conv-flip/model-expert-00003-of-00008.safetensors"
+size=$(stat -c %s "$shard")
+printf '\x5a' | dd of="$shard" bs=1 seek=$((size - 100)) conv=notrunc status=none
+run verify_flipped_byte 2 "$MK" verify "$tmp/conv-flip" && { grep -q "model-expert-00003-of-00008.safetensors" <<<"$err" && ok verify_flipped_byte || bad verify_flipped_byte "$err"; }
+# a deleted scale is caught even without a manifest
+cp -r "$tmp/conv-int8-channel" "$tmp/conv-noscale" && rm "$tmp/conv-noscale/moekit.json"
+python3 - "$tmp/conv-noscale" <<'PY'
+import json, os, struct, sys
+d = sys.argv[1]
+idx = json.load(open(os.path.join(d, "model.safetensors.index.json")))
+name = "model.layers.1.self_attn.q_proj.weight_scale"
+fn = os.path.join(d, idx["weight_map"][name])
+data = open(fn, "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+h = json.loads(data[8:8 + n])
+body = data[8 + n:]
+# rebuild the shard without that tensor
+keep = sorted(((k, v) for k, v in h.items() if k not in ("__metadata__", name)), key=lambda kv: kv[1]["data_offsets"][0])
+out, off, nh = b"", 0, {"__metadata__": h["__metadata__"]}
+for k, v in keep:
+    b0, b1 = v["data_offsets"]
+    out += body[b0:b1]
+    nh[k] = dict(v, data_offsets=[off, off + b1 - b0])
+    off += b1 - b0
+hj = json.dumps(nh, separators=(",", ":")).encode()
+hj += b" " * (-len(hj) % 8)
+open(fn, "wb").write(struct.pack("<Q", len(hj)) + hj + out)
+del idx["weight_map"][name]
+json.dump(idx, open(os.path.join(d, "model.safetensors.index.json"), "w"))
+PY
+run verify_missing_scale 2 "$MK" verify "$tmp/conv-noscale" && { grep -q "model.layers.1.self_attn.q_proj" <<<"$err" && ok verify_missing_scale || bad verify_missing_scale "$err"; }
+# DeepSeek-native FP8 back to BF16, then inspect finds nothing amiss
+"$MK" synth "$tmp/ds" >/dev/null
+run convert_ds_fp8 0 "$MK" convert "$tmp/ds" "$tmp/ds-fp8" && run convert_ds_fp8_to_bf16 0 "$MK" convert "$tmp/ds-fp8" "$tmp/ds-bf16" --scheme bf16 &&
+    run inspect_ds_bf16 0 "$MK" inspect "$tmp/ds-bf16" && { grep -q "findings      none" <<<"$out" && ok convert_fp8_roundtrip_bf16 || bad convert_fp8_roundtrip_bf16 "$out"; }
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
