@@ -111,40 +111,37 @@ MK_INLINE __m256i pack_signs_in_lane(const __m256 v[4]) {
     return _mm256_and_si256(_mm256_packs_epi16(ab, cd), _mm256_set1_epi8((char)0x80));
 }
 
+/* max(m, |x|) lane-wise, on 8 F32 or 16 F16/BF16 bit patterns. */
+MK_INLINE __m256i abs_max(mk_dtype dt, __m256i m, __m256i x) {
+    if (dt == MK_DT_F32) return _mm256_max_epu32(m, _mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff)));
+    return _mm256_max_epu16(m, _mm256_and_si256(x, _mm256_set1_epi16(0x7fff)));
+}
+
+/* The largest lane of m, as the F32 bits of |x|. */
+MK_INLINE uint32_t reduce_abs_max(mk_dtype dt, __m256i m) {
+    __m128i h = _mm256_extracti128_si256(m, 1);
+    if (dt == MK_DT_F32) {
+        h = _mm_max_epu32(h, _mm256_castsi256_si128(m));
+        h = _mm_max_epu32(h, _mm_srli_si128(h, 8));
+        return (uint32_t)_mm_cvtsi128_si32(_mm_max_epu32(h, _mm_srli_si128(h, 4)));
+    }
+    h = _mm_max_epu16(h, _mm256_castsi256_si128(m));
+    h = _mm_max_epu16(h, _mm_srli_si128(h, 8));
+    h = _mm_max_epu16(h, _mm_srli_si128(h, 4));
+    uint16_t top = (uint16_t)_mm_extract_epi16(_mm_max_epu16(h, _mm_srli_si128(h, 2)), 0);
+    return dt == MK_DT_BF16 ? (uint32_t)top << 16 : mk_f32_bits(mk_f16_to_f32(top));
+}
+
 MK_INLINE uint32_t absmax_run(mk_dtype dt, const void *src, size_t n, uint32_t acc) {
-    size_t i = 0;
+    const char *p = src;
+    size_t size = dt == MK_DT_F32 ? 4 : 2, i = 0; /* i counts bytes */
     __m256i m[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                     _mm256_setzero_si256()};
-    if (dt == MK_DT_F32) {
-        const __m256i abs = _mm256_set1_epi32(0x7fffffff);
-        for (; i + STEP <= n; i += STEP)
-            for (int k = 0; k < 4; k++) {
-                __m256i x = _mm256_loadu_si256((const __m256i *)((const uint32_t *)src + i + 8 * k));
-                m[k] = _mm256_max_epu32(m[k], _mm256_and_si256(x, abs));
-            }
-        __m256i v = _mm256_max_epu32(_mm256_max_epu32(m[0], m[1]), _mm256_max_epu32(m[2], m[3]));
-        __m128i h = _mm_max_epu32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        h = _mm_max_epu32(h, _mm_srli_si128(h, 8));
-        h = _mm_max_epu32(h, _mm_srli_si128(h, 4));
-        uint32_t bits = (uint32_t)_mm_cvtsi128_si32(h);
-        if (bits > acc) acc = bits;
-    } else { /* F16, BF16: 16 lanes of h & 0x7fff */
-        const __m256i abs = _mm256_set1_epi16(0x7fff);
-        for (; i + 2 * STEP <= n; i += 2 * STEP)
-            for (int k = 0; k < 4; k++) {
-                __m256i x = _mm256_loadu_si256((const __m256i *)((const uint16_t *)src + i + 16 * k));
-                m[k] = _mm256_max_epu16(m[k], _mm256_and_si256(x, abs));
-            }
-        __m256i v = _mm256_max_epu16(_mm256_max_epu16(m[0], m[1]), _mm256_max_epu16(m[2], m[3]));
-        __m128i h = _mm_max_epu16(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        h = _mm_max_epu16(h, _mm_srli_si128(h, 8));
-        h = _mm_max_epu16(h, _mm_srli_si128(h, 4));
-        h = _mm_max_epu16(h, _mm_srli_si128(h, 2));
-        uint16_t top = (uint16_t)_mm_extract_epi16(h, 0);
-        uint32_t bits = dt == MK_DT_BF16 ? (uint32_t)top << 16 : mk_f32_bits(mk_f16_to_f32(top));
-        if (bits > acc) acc = bits;
-    }
-    return ref->absmax(dt, advance(dt, src, i), n - i, acc);
+    for (; i + 4 * 32 <= n * size; i += 4 * 32)
+        for (int k = 0; k < 4; k++)
+            m[k] = abs_max(dt, m[k], _mm256_loadu_si256((const __m256i *)(p + i + 32 * k)));
+    uint32_t bits = reduce_abs_max(dt, abs_max(dt, abs_max(dt, m[0], m[1]), abs_max(dt, m[2], m[3])));
+    return ref->absmax(dt, p + i, n - i / size, bits > acc ? bits : acc);
 }
 
 MK_INLINE void quant_e4m3_run(mk_dtype dt, const void *src, size_t n, float scale, uint8_t *dst) {

@@ -41,10 +41,9 @@ static const void *advance(mk_dtype dt, const void *src, size_t i) {
     return (const char *)src + i * size;
 }
 
-/* Lanes [0, left) of a 16- or 32-lane vector. */
-MK_INLINE __mmask16 mask16(size_t left) { return left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1u); }
-MK_INLINE __mmask32 mask32(size_t left) {
-    return left >= 32 ? 0xffffffffu : (__mmask32)((1u << left) - 1u);
+/* Lanes [0, left) of a 16-lane vector. */
+MK_INLINE __mmask16 mask16(size_t left) {
+    return left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1u);
 }
 
 /* E4M3 codes (0..255 in 32-bit lanes) to F32, as mk_e4m3_decode. */
@@ -129,32 +128,30 @@ MK_INLINE void run(enum op op, mk_dtype dt, const void *src, size_t n, float sca
     for (; i < n; i += 16) step16(op, dt, src, i, mask16(n - i), s, dst);
 }
 
+/* max(m, |x|) lane-wise, on 16 F32 or 32 F16/BF16 bit patterns. */
+MK_INLINE __m512i abs_max(mk_dtype dt, __m512i m, __m512i x) {
+    if (dt == MK_DT_F32) return _mm512_max_epu32(m, _mm512_and_si512(x, _mm512_set1_epi32(0x7fffffff)));
+    return _mm512_max_epu16(m, _mm512_and_si512(x, _mm512_set1_epi16(0x7fff)));
+}
+
 MK_INLINE uint32_t absmax_run(mk_dtype dt, const void *src, size_t n, uint32_t acc) {
-    uint32_t bits;
-    size_t i = 0;
+    const char *p = src;
+    size_t bytes = n * (dt == MK_DT_F32 ? 4 : 2), i = 0;
     __m512i m[UNROLL];
     for (int k = 0; k < UNROLL; k++) m[k] = _mm512_setzero_si512();
+    for (; i + 64 * UNROLL <= bytes; i += 64 * UNROLL)
+        for (int k = 0; k < UNROLL; k++) m[k] = abs_max(dt, m[k], _mm512_loadu_si512(p + i + 64 * k));
+    for (; i < bytes; i += 64) { /* whole elements: bytes - i is a multiple of their size */
+        __mmask64 left = bytes - i >= 64 ? ~0ull : (1ull << (bytes - i)) - 1;
+        m[0] = abs_max(dt, m[0], _mm512_maskz_loadu_epi8(left, p + i));
+    }
+    for (int k = 1; k < UNROLL; k++) m[0] = abs_max(dt, m[0], m[k]);
+    uint32_t bits;
     if (dt == MK_DT_F32) {
-        const __m512i abs = _mm512_set1_epi32(0x7fffffff);
-        const uint32_t *x = src;
-        for (; i + 16 * UNROLL <= n; i += 16 * UNROLL)
-            for (int k = 0; k < UNROLL; k++)
-                m[k] = _mm512_max_epu32(m[k], _mm512_and_si512(_mm512_loadu_si512(x + i + 16 * k), abs));
-        for (; i < n; i += 16)
-            m[0] = _mm512_max_epu32(m[0], _mm512_and_si512(_mm512_maskz_loadu_epi32(mask16(n - i), x + i), abs));
-        for (int k = 1; k < UNROLL; k++) m[0] = _mm512_max_epu32(m[0], m[k]);
         bits = _mm512_reduce_max_epu32(m[0]);
-    } else { /* F16, BF16: 32 lanes of h & 0x7fff */
-        const __m512i abs = _mm512_set1_epi16(0x7fff);
-        const uint16_t *h = src;
-        for (; i + 32 * UNROLL <= n; i += 32 * UNROLL)
-            for (int k = 0; k < UNROLL; k++)
-                m[k] = _mm512_max_epu16(m[k], _mm512_and_si512(_mm512_loadu_si512(h + i + 32 * k), abs));
-        for (; i < n; i += 32)
-            m[0] = _mm512_max_epu16(m[0], _mm512_and_si512(_mm512_maskz_loadu_epi16(mask32(n - i), h + i), abs));
-        for (int k = 1; k < UNROLL; k++) m[0] = _mm512_max_epu16(m[0], m[k]);
-        __m256i v = _mm256_max_epu16(_mm512_castsi512_si256(m[0]), _mm512_extracti64x4_epi64(m[0], 1));
-        uint16_t top = (uint16_t)_mm512_reduce_max_epu32(_mm512_cvtepu16_epi32(v));
+    } else {
+        __m256i h = _mm256_max_epu16(_mm512_castsi512_si256(m[0]), _mm512_extracti64x4_epi64(m[0], 1));
+        uint16_t top = (uint16_t)_mm512_reduce_max_epu32(_mm512_cvtepu16_epi32(h));
         bits = dt == MK_DT_BF16 ? (uint32_t)top << 16 : mk_f32_bits(mk_f16_to_f32(top));
     }
     return bits > acc ? bits : acc;

@@ -339,8 +339,8 @@ static int opt_string(verifier *v, const char *path, const json_t *obj, const ch
     *out = NULL;
     if (!j) return MK_OK;
     if (!json_is_string(j) || strlen(json_string_value(j)) != json_string_length(j))
-        return mk_fail(v->err, MK_ERR_INPUT, "%s: %s\"%s\" is %s, expected a string", path,
-                       where, key, json_kind(j));
+        return mk_fail(v->err, MK_ERR_INPUT, "%s: %s%s is %s, expected a string", path, where,
+                       key, json_kind(j));
     *out = json_string_value(j);
     return MK_OK;
 }
@@ -403,7 +403,8 @@ static int load_manifest(verifier *v) {
         if ((rc = opt_string(v, path, f, "name", where, &mf->name)) ||
             (rc = opt_string(v, path, f, "xxh64", where, &hex)))
             return rc;
-        if (!mf->name) return mk_fail(v->err, MK_ERR_INPUT, "%s: files[%zu] has no \"name\"", path, i);
+        if (!mf->name)
+            return mk_fail(v->err, MK_ERR_INPUT, "%s: files[%zu] has no \"name\"", path, i);
         if (!*mf->name || strchr(mf->name, '/') || strcmp(mf->name, ".") == 0 ||
             strcmp(mf->name, "..") == 0)
             return mk_fail(v->err, MK_ERR_INPUT,
@@ -698,8 +699,8 @@ static int parse_ct(verifier *v, const json_t *qc) {
                        path, where, nbits);
     const char *t = type ? json_string_value(type) : "int";
     if (strcmp(t, "int") != 0 && strcmp(t, "float") != 0)
-        return mk_fail(v->err, MK_ERR_INPUT, "%s: quantization_config.%s.type '%.40s' is unsupported",
-                       path, where, t);
+        return mk_fail(v->err, MK_ERR_INPUT,
+                       "%s: quantization_config.%s.type '%.40s' is unsupported", path, where, t);
     if (sym && !json_is_true(sym))
         return mk_fail(v->err, MK_ERR_INPUT,
                        "%s: quantization_config.%s.symmetric false is unsupported", path, where);
@@ -744,7 +745,8 @@ static int parse_ct(verifier *v, const json_t *qc) {
             json_integer_value(b0) < 1 || json_integer_value(b1) < 1 ||
             json_integer_value(b0) > MAX_BLOCK || json_integer_value(b1) > MAX_BLOCK)
             return mk_fail(v->err, MK_ERR_INPUT,
-                           "%s: quantization_config.%s.block_structure is not two positive integers",
+                           "%s: quantization_config.%s.block_structure is not two positive "
+                           "integers",
                            path, where);
         snprintf(s->name, sizeof s->name, "fp8-ct-block");
         s->scale = SCALE_BLOCK;
@@ -775,7 +777,8 @@ static int parse_ct(verifier *v, const json_t *qc) {
             return mk_fail(v->err, MK_ERR_INPUT,
                            "%s: quantization_config.config_groups.%s.input_activations is %s",
                            path, s->group_name, json_kind(in));
-        const json_t *idyn = json_object_get(in, "dynamic"), *isym = json_object_get(in, "symmetric");
+        const json_t *idyn = json_object_get(in, "dynamic");
+        const json_t *isym = json_object_get(in, "symmetric");
         s->static_input = !idyn || json_is_false(idyn);
         s->input_zero_point = s->static_input && isym && json_is_false(isym);
     }
@@ -899,28 +902,26 @@ static bool tensor_like(const mk_tensor_info *t) {
     return t->ndim == 0 || (t->ndim == 1 && t->shape[0] == 1);
 }
 
-/* input_scale / input_zero_point of a quantized module: required for static
- * activations, refused otherwise (the scale checks of companions that the
- * scheme does not use happen in check_companion). */
+/* input_scale / input_zero_point of a quantized module: required, with one
+ * value, for static activations.  One where activations are dynamic is
+ * reported by check_companion. */
 static int check_input_tensor(verifier *v, const tensor_ref *w, size_t mlen, const char *suffix,
                               bool wanted, bool need_float) {
+    if (!wanted) return MK_OK;
     const tensor_ref *t = find_sibling(v, w->name, mlen, suffix);
-    if (!wanted || t) {
-        if (!t) return MK_OK;
-        char sh[128];
-        if (!tensor_like(t->info))
-            return mk_fail(v->err, MK_ERR_INPUT, "%s: tensor '%s' has shape %s, expected [] or [1]",
-                           mk_st_path(t->file), t->name, shape_str(t->info, sh, sizeof sh));
-        if (need_float && !allowed_scale_dtype(&v->s, t->info->dtype))
-            return mk_fail(v->err, MK_ERR_INPUT, "%s: tensor '%s' is %s, expected F32%s",
-                           mk_st_path(t->file), t->name, mk_dtype_name(t->info->dtype),
-                           v->s.scale_any_float ? ", BF16 or F16" : "");
-        return MK_OK;
-    }
-    const char *n = sibling(v, w->name, mlen, suffix);
-    return mk_fail(v->err, MK_ERR_INPUT,
-                   "%s: quantized weight '%s' has no '%s' (%s's activations are static)",
-                   mk_st_path(w->file), w->name, n ? n : suffix, v->s.name);
+    if (!t)
+        return mk_fail(v->err, MK_ERR_INPUT,
+                       "%s: quantized weight '%s' has no '%.*s.%s' (%s's activations are static)",
+                       mk_st_path(w->file), w->name, (int)mlen, w->name, suffix, v->s.name);
+    char sh[128];
+    if (!tensor_like(t->info))
+        return mk_fail(v->err, MK_ERR_INPUT, "%s: tensor '%s' has shape %s, expected [] or [1]",
+                       mk_st_path(t->file), t->name, shape_str(t->info, sh, sizeof sh));
+    if (need_float && !allowed_scale_dtype(&v->s, t->info->dtype))
+        return mk_fail(v->err, MK_ERR_INPUT, "%s: tensor '%s' is %s, expected F32%s",
+                       mk_st_path(t->file), t->name, mk_dtype_name(t->info->dtype),
+                       v->s.scale_any_float ? ", BF16 or F16" : "");
+    return MK_OK;
 }
 
 /* `w` is the quantized form of a module: its `weight` in the scheme's
@@ -1005,7 +1006,8 @@ static int check_quantized(verifier *v, const tensor_ref *w, size_t mlen) {
     case SCALE_BLOCK: rows = ceil_div(n, s->bn); cols = ceil_div(k, s->bk); break;
     case SCALE_GROUP: rows = n; cols = ceil_div(k, s->group); break;
     }
-    if (s->scale != SCALE_TENSOR && (si->ndim != 2 || si->shape[0] != rows || si->shape[1] != cols)) {
+    if (s->scale != SCALE_TENSOR &&
+        (si->ndim != 2 || si->shape[0] != rows || si->shape[1] != cols)) {
         snprintf(want, sizeof want, "[%" PRId64 ", %" PRId64 "]", rows, cols);
         return mk_fail(v->err, MK_ERR_INPUT,
                        "%s: scale '%s' has shape %s, but %s weight '%s' of [%" PRId64 ", %" PRId64
@@ -1033,7 +1035,8 @@ static int check_unquantized(verifier *v, const tensor_ref *t, size_t mlen) {
     const char *module = module_of(t, mlen, &heap);
     if (!module) return mk_fail(v->err, MK_ERR_INTERNAL, "out of memory");
     int rc = MK_OK;
-    bool exempt = name_set_has(&s->ignore, module) || (s->ct && !name_set_has(&s->targets, module)) ||
+    bool exempt = name_set_has(&s->ignore, module) ||
+                  (s->ct && !name_set_has(&s->targets, module)) ||
                   (!s->ct && !s->has_ignore_list && never_quantized(t->name, mlen));
     if (!exempt && !s->ct && !s->has_ignore_list)
         rc = mk_fail(v->err, MK_ERR_INPUT,

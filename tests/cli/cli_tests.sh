@@ -193,6 +193,8 @@ hj = json.dumps(nh, separators=(",", ":")).encode()
 hj += b" " * (-len(hj) % 8)
 open(fn, "wb").write(struct.pack("<Q", len(hj)) + hj + out)
 del idx["weight_map"][name]
+b0, b1 = h[name]["data_offsets"]
+idx["metadata"]["total_size"] -= b1 - b0
 json.dump(idx, open(os.path.join(d, "model.safetensors.index.json"), "w"))
 PY
 run verify_missing_scale 2 "$MK" verify "$tmp/conv-noscale" && { grep -q "model.layers.1.self_attn.q_proj" <<<"$err" && ok verify_missing_scale || bad verify_missing_scale "$err"; }

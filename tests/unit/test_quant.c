@@ -187,6 +187,45 @@ TEST(quant_simd_matches_ref_all_f16_bf16_patterns) {
     }
 }
 
+TEST(quant_simd_matches_ref_dequant_all_8bit_codes) {
+    /* Every E4M3 code (NaN included) and every INT8 value, three times over
+     * so each code sits in several lane positions, plus a misaligned start. */
+    uint8_t *codes = scratch(S_SRC, 3 * 256 + 7);
+    for (size_t i = 0; i < 3 * 256 + 7; i++) codes[i] = (uint8_t)(i * 7 % 256);
+    const float scales[] = {1.0f, 0.3f, -2.0f, 0x1p-140f, 0x1p100f};
+    check_ops(MK_DT_F8_E4M3, codes, 3 * 256 + 7, scales, 5, false);
+    if (mk_test_failed()) return;
+    check_ops(MK_DT_F8_E4M3, codes + 1, 3 * 256 + 5, scales, 5, false);
+    if (mk_test_failed()) return;
+    check_ops(MK_DT_I8, codes, 3 * 256 + 7, scales, 5, true);
+    if (mk_test_failed()) return;
+    check_ops(MK_DT_I8, codes + 3, 3 * 256 + 1, scales, 5, true);
+}
+
+TEST(quant_simd_matches_ref_e4m3_out_of_contract_quotients) {
+    /* A scale of 0 (mk_fp8_scale of an amax below 2^-141 underflows to it)
+     * or infinity makes x / scale NaN or infinite; E4M3 encoding is still
+     * defined by the reference's bit manipulations and must match.  (INT8
+     * of NaN is undefined in C, so it is left out.) */
+    const mk_kernels *ref = mk_kernels_ref(), *ks[MK_ISA_COUNT];
+    int nk = simd_tables(ks);
+    uint16_t *x = scratch(S_SRC, 65536 * 2);
+    static const mk_dtype dts[] = {MK_DT_F16, MK_DT_BF16};
+    static const float scales[] = {0.0f, -0.0f, INFINITY, -INFINITY};
+    for (int d = 0; d < 2; d++) {
+        size_t n = finite_patterns(dts[d], x);
+        uint8_t *want = scratch(S_WANT, n), *got = scratch(S_GOT, n);
+        for (int s = 0; s < 4; s++) {
+            ref->quant_e4m3(dts[d], x, n, scales[s], want);
+            for (int t = 0; t < nk; t++) {
+                ks[t]->quant_e4m3(dts[d], x, n, scales[s], got);
+                CHECKF(memcmp(want, got, n) == 0, "%s quant_e4m3 %s scale %a differs",
+                       mk_isa_name(ks[t]->isa), dt_name(dts[d]), (double)scales[s]);
+            }
+        }
+    }
+}
+
 /* A random finite F32 aimed at the interesting regions: anywhere, the E4M3
  * range, E4M3 rounding ties (normal and subnormal) and their neighbours,
  * INT8 half-integers, F32 subnormals. */
@@ -235,8 +274,8 @@ TEST(quant_simd_matches_ref_f32_random) {
 TEST(quant_simd_matches_ref_e4m3_small_values) {
     /* Below 2^-6 the SIMD kernels round with a float addition instead of the
      * reference's integer shifts: sweep every 5th F32 pattern from 2^-11 to
-     * 2^-6 (this includes every subnormal E4M3 tie, all multiples of 2^-23)
-     * plus the patterns next to each tie. */
+     * 2^-6, plus the patterns within 3 ulps of each tie (odd multiples of
+     * 2^-10). */
     const uint32_t lo = 0x3a000000u, hi = 0x3c800000u;
     size_t n = 0, cap = (hi - lo) / 5 + 1 + 32 * 8;
     float *v = scratch(S_SRC, cap * 4);

@@ -30,10 +30,10 @@ static const char k_deepseek_tiny[] =
     " \"max_position_embeddings\": 1024, \"rms_norm_eps\": 1e-06, \"tie_word_embeddings\": false}";
 
 static const char k_mixtral_tiny[] =
-    "{\"architectures\": [\"MixtralForCausalLM\"], \"model_type\": \"mixtral\", \"hidden_size\": 64,"
-    " \"intermediate_size\": 32, \"num_hidden_layers\": 1, \"num_attention_heads\": 4,"
-    " \"num_key_value_heads\": 2, \"num_local_experts\": 4, \"num_experts_per_tok\": 2,"
-    " \"vocab_size\": 256, \"torch_dtype\": \"bfloat16\"}";
+    "{\"architectures\": [\"MixtralForCausalLM\"], \"model_type\": \"mixtral\","
+    " \"hidden_size\": 64, \"intermediate_size\": 32, \"num_hidden_layers\": 1,"
+    " \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"num_local_experts\": 4,"
+    " \"num_experts_per_tok\": 2, \"vocab_size\": 256, \"torch_dtype\": \"bfloat16\"}";
 
 /* ---- checkpoint description ---- */
 
@@ -149,7 +149,8 @@ static void base_spec(spec *s, form f) {
 }
 
 #define FP8_IGNORE "[\"lm_head\", \"model.layers.1.mlp.gate\", \"model.layers.2.eh_proj\"]"
-#define CT_IGNORE "[\"lm_head\", \"re:.*mlp\\\\.gate$\", \"re:model\\\\.layers\\\\.\\\\d+\\\\.eh_proj\"]"
+#define CT_IGNORE \
+    "[\"lm_head\", \"re:.*mlp\\\\.gate$\", \"re:model\\\\.layers\\\\.\\\\d+\\\\.eh_proj\"]"
 
 static const char *ct_config(const char *format, const char *weights, bool input) {
     static char buf[2048];
@@ -182,7 +183,8 @@ static const char *quant_config(form f) {
     case CT_BLOCK:
         return ct_config("float-quantized",
                          "{\"num_bits\": 8, \"type\": \"float\", \"symmetric\": true,"
-                         " \"dynamic\": false, \"strategy\": \"block\", \"block_structure\": [16, 32]}",
+                         " \"dynamic\": false, \"strategy\": \"block\","
+                         " \"block_structure\": [16, 32]}",
                          true);
     case CT_TENSOR:
         return ct_config("float-quantized",
@@ -210,7 +212,8 @@ static int write_shard(const char *path, const tdef *const *ts, size_t n) {
     mk_st_decl d[48];
     memset(d, 0, sizeof d);
     for (size_t i = 0; i < n; i++) {
-        d[i] = (mk_st_decl){ts[i]->name, ts[i]->dt, ts[i]->ndim, {ts[i]->shape[0], ts[i]->shape[1]}};
+        d[i] = (mk_st_decl){ts[i]->name, ts[i]->dt, ts[i]->ndim,
+                            {ts[i]->shape[0], ts[i]->shape[1]}};
     }
     mk_st_writer *w;
     mk_error err = {0};
@@ -358,7 +361,7 @@ static int flip_tensor_byte(const char *dir, const char *shard, const char *tens
     off_t off = (off_t)(8 + mk_st_header_bytes(f) + t->begin + at);
     mk_st_close(f);
     int fd = open(p, O_RDWR);
-    unsigned char b;
+    unsigned char b = 0;
     int ok = fd >= 0 && pread(fd, &b, 1, off) == 1;
     b ^= 1;
     ok = ok && pwrite(fd, &b, 1, off) == 1;
@@ -755,7 +758,8 @@ TEST(verify_rejects_manifest_with_wrong_json_types) {
                              "\"0123456789abcdef\"}, {\"name\": \"config.json\", \"bytes\": 1,"
                              " \"xxh64\": \"0123456789abcdef\"}]");
     EXPECT_REJECTS(dir, "moekit.json", "not sorted");
-    write_text(dir, "moekit.json", "{\"format\": \"moekit-manifest\", \"version\": 2, \"files\": []}");
+    write_text(dir, "moekit.json",
+               "{\"format\": \"moekit-manifest\", \"version\": 2, \"files\": []}");
     EXPECT_REJECTS(dir, "moekit.json", "version 2 is not supported");
 }
 
@@ -774,4 +778,49 @@ TEST(verify_rejects_manifest_that_disagrees_or_leaves_a_shard_out) {
     write_manifest(dir, "fp8-tensor");
     CHECK(rename(b, a) == 0);
     EXPECT_REJECTS(dir, k_shards[1], "not listed in moekit.json");
+}
+
+TEST(verify_reads_plain_checkpoints_from_cast_schemes) {
+    /* `convert --scheme bf16` writes no quantization_config and says bf16. */
+    const char *dir = mk_test_tmpdir();
+    spec s;
+    base_spec(&s, NONE);
+    CHECK_EQ_INT(write_folder(dir, &s, NONE, NULL, false), 0);
+    write_manifest(dir, "bf16");
+    mk_verify_report r;
+    mk_error err = {0};
+    CHECKF(mk_verify(dir, &r, &err) == MK_OK, "%s", err.msg);
+    CHECK(strcmp(r.scheme, "none") == 0);
+    CHECK_EQ_INT(r.n_manifest_files, 5);
+    write_manifest(dir, "int8-group");
+    EXPECT_REJECTS(dir, "moekit.json", "scheme 'int8-group' does not match the 'none'");
+}
+
+TEST(verify_honours_compressed_tensors_targets) {
+    /* Only the experts are targeted: the BF16 attention and dense MLP need
+     * no ignore entry, but a quantized weight outside the targets is wrong. */
+    const char *dir = subdir("ok");
+    spec s;
+    base_spec(&s, CT_CHANNEL);
+    for (int i = 0; i < 2; i++) {
+        const char *m = i ? "model.layers.0.mlp.down_proj" : "model.layers.0.self_attn.q_a_proj";
+        char w[128], sc[128];
+        snprintf(w, sizeof w, "%s.weight", m);
+        snprintf(sc, sizeof sc, "%s.weight_scale", m);
+        drop(&s, sc);
+        find(&s, w)->dt = MK_DT_BF16;
+    }
+    const char *qc = "{\"quant_method\": \"compressed-tensors\", \"format\": \"float-quantized\","
+                     " \"config_groups\": {\"experts\": {\"targets\": [\"re:.*\\\\.experts\\\\.\"],"
+                     " \"weights\": {\"num_bits\": 8, \"type\": \"float\", \"strategy\":"
+                     " \"channel\"}}}, \"ignore\": []}";
+    CHECK_EQ_INT(write_folder(dir, &s, CT_CHANNEL, qc, false), 0);
+    mk_verify_report r;
+    mk_error err = {0};
+    CHECKF(mk_verify(dir, &r, &err) == MK_OK, "%s", err.msg);
+    CHECK_EQ_INT(r.n_quantized, 1);
+    const char *dir2 = subdir("outside");
+    base_spec(&s, CT_CHANNEL);
+    CHECK_EQ_INT(write_folder(dir2, &s, CT_CHANNEL, qc, false), 0);
+    EXPECT_REJECTS(dir2, "model.layers.0.", "config_groups.experts.targets");
 }
