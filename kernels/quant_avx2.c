@@ -49,7 +49,8 @@ MK_INLINE __m256 e4m3_decode8(__m256i q) {
     __m256i normal = _mm256_add_epi32(_mm256_slli_epi32(mag, 20), _mm256_set1_epi32(120 << 23));
     __m256 m = _mm256_cvtepi32_ps(_mm256_and_si256(q, _mm256_set1_epi32(7)));
     __m256i subnormal = _mm256_castps_si256(_mm256_mul_ps(m, _mm256_set1_ps(0x1p-9f)));
-    __m256i r = _mm256_blendv_epi8(normal, subnormal, _mm256_cmpgt_epi32(_mm256_set1_epi32(8), mag));
+    __m256i r =
+        _mm256_blendv_epi8(normal, subnormal, _mm256_cmpgt_epi32(_mm256_set1_epi32(8), mag));
     r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7fc00000),
                            _mm256_cmpeq_epi32(mag, _mm256_set1_epi32(0x7f)));
     __m256i sign = _mm256_slli_epi32(_mm256_and_si256(q, _mm256_set1_epi32(0x80)), 24);
@@ -63,7 +64,8 @@ MK_INLINE __m256 load8(mk_dtype dt, const void *src, size_t i) {
     case MK_DT_F32: return _mm256_loadu_ps((const float *)p);
     case MK_DT_F16: return _mm256_cvtph_ps(_mm_loadu_si128(p));
     case MK_DT_BF16:
-        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(p)), 16));
+        return _mm256_castsi256_ps(
+            _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(p)), 16));
     case MK_DT_I8: return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(p)));
     default: return e4m3_decode8(_mm256_cvtepu8_epi32(_mm_loadl_epi64(p))); /* F8_E4M3 */
     }
@@ -81,7 +83,8 @@ MK_INLINE __m256i e4m3_magnitude8(__m256 v) {
     __m256i a = _mm256_castps_si256(_mm256_min_ps(_mm256_set1_ps(MK_E4M3_MAX), abs));
     __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(a, 20), _mm256_set1_epi32(1));
     /* Rounding increment and re-bias in one constant: a >= 2^-6 keeps the sum positive. */
-    __m256i normal = _mm256_add_epi32(_mm256_add_epi32(a, _mm256_set1_epi32(0x7ffff - (960 << 20))), lsb);
+    __m256i normal =
+        _mm256_add_epi32(_mm256_add_epi32(a, _mm256_set1_epi32(0x7ffff - (960 << 20))), lsb);
     normal = _mm256_srli_epi32(normal, 20);
     __m256 grid = _mm256_add_ps(_mm256_castsi256_ps(a), _mm256_set1_ps(0x1p14f));
     __m256i subnormal = _mm256_sub_epi32(_mm256_castps_si256(grid), _mm256_set1_epi32(141 << 23));
@@ -113,7 +116,8 @@ MK_INLINE __m256i pack_signs_in_lane(const __m256 v[4]) {
 
 /* max(m, |x|) lane-wise, on 8 F32 or 16 F16/BF16 bit patterns. */
 MK_INLINE __m256i abs_max(mk_dtype dt, __m256i m, __m256i x) {
-    if (dt == MK_DT_F32) return _mm256_max_epu32(m, _mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff)));
+    if (dt == MK_DT_F32)
+        return _mm256_max_epu32(m, _mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff)));
     return _mm256_max_epu16(m, _mm256_and_si256(x, _mm256_set1_epi16(0x7fff)));
 }
 
@@ -140,7 +144,8 @@ MK_INLINE uint32_t absmax_run(mk_dtype dt, const void *src, size_t n, uint32_t a
     for (; i + 4 * 32 <= n * size; i += 4 * 32)
         for (int k = 0; k < 4; k++)
             m[k] = abs_max(dt, m[k], _mm256_loadu_si256((const __m256i *)(p + i + 32 * k)));
-    uint32_t bits = reduce_abs_max(dt, abs_max(dt, abs_max(dt, m[0], m[1]), abs_max(dt, m[2], m[3])));
+    uint32_t bits =
+        reduce_abs_max(dt, abs_max(dt, abs_max(dt, m[0], m[1]), abs_max(dt, m[2], m[3])));
     return ref->absmax(dt, p + i, n - i / size, bits > acc ? bits : acc);
 }
 

@@ -87,19 +87,21 @@ MK_INLINE __m512i e4m3_encode16(__m512 v) {
     __m512i a = _mm512_castps_si512(_mm512_min_ps(_mm512_set1_ps(MK_E4M3_MAX), abs));
     __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(a, 20), _mm512_set1_epi32(1));
     /* Rounding increment and re-bias in one constant: a >= 2^-6 keeps the sum positive. */
-    __m512i r = _mm512_add_epi32(_mm512_add_epi32(a, _mm512_set1_epi32(0x7ffff - (960 << 20))), lsb);
+    __m512i r =
+        _mm512_add_epi32(_mm512_add_epi32(a, _mm512_set1_epi32(0x7ffff - (960 << 20))), lsb);
     r = _mm512_srli_epi32(r, 20);
     __m512 grid = _mm512_add_ps(_mm512_castsi512_ps(a), _mm512_set1_ps(0x1p14f));
     __m512i subnormal = _mm512_sub_epi32(_mm512_castps_si512(grid), _mm512_set1_epi32(141 << 23));
-    r = _mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(a, _mm512_set1_epi32(0x3c800000)), r, subnormal);
+    r = _mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(a, _mm512_set1_epi32(0x3c800000)), r,
+                                subnormal);
     __m512i sign = _mm512_and_si512(_mm512_srli_epi32(x, 24), _mm512_set1_epi32(0x80));
     return _mm512_or_si512(r, sign);
 }
 
-/* One operation on 16 elements; lanes outside `m` are neither read nor written.
- * op and dt are constants at every call site. */
 enum op { OP_E4M3, OP_INT8, OP_DEQUANT };
 
+/* One operation on 16 elements; lanes outside `m` are neither read nor written.
+ * op and dt are constants at every call site. */
 MK_INLINE void step16(enum op op, mk_dtype dt, const void *src, size_t i, __mmask16 m, __m512 s,
                       void *dst) {
     __m512 x = load16(dt, src, i, m);
@@ -123,14 +125,14 @@ MK_INLINE void run(enum op op, mk_dtype dt, const void *src, size_t n, float sca
     const __m512 s = _mm512_set1_ps(scale);
     size_t i = 0;
     for (; i + 16 * UNROLL <= n; i += 16 * UNROLL)
-#pragma GCC unroll 4
         for (int k = 0; k < UNROLL; k++) step16(op, dt, src, i + 16 * (size_t)k, 0xffff, s, dst);
     for (; i < n; i += 16) step16(op, dt, src, i, mask16(n - i), s, dst);
 }
 
 /* max(m, |x|) lane-wise, on 16 F32 or 32 F16/BF16 bit patterns. */
 MK_INLINE __m512i abs_max(mk_dtype dt, __m512i m, __m512i x) {
-    if (dt == MK_DT_F32) return _mm512_max_epu32(m, _mm512_and_si512(x, _mm512_set1_epi32(0x7fffffff)));
+    if (dt == MK_DT_F32)
+        return _mm512_max_epu32(m, _mm512_and_si512(x, _mm512_set1_epi32(0x7fffffff)));
     return _mm512_max_epu16(m, _mm512_and_si512(x, _mm512_set1_epi16(0x7fff)));
 }
 
@@ -140,7 +142,8 @@ MK_INLINE uint32_t absmax_run(mk_dtype dt, const void *src, size_t n, uint32_t a
     __m512i m[UNROLL];
     for (int k = 0; k < UNROLL; k++) m[k] = _mm512_setzero_si512();
     for (; i + 64 * UNROLL <= bytes; i += 64 * UNROLL)
-        for (int k = 0; k < UNROLL; k++) m[k] = abs_max(dt, m[k], _mm512_loadu_si512(p + i + 64 * k));
+        for (int k = 0; k < UNROLL; k++)
+            m[k] = abs_max(dt, m[k], _mm512_loadu_si512(p + i + 64 * k));
     for (; i < bytes; i += 64) { /* whole elements: bytes - i is a multiple of their size */
         __mmask64 left = bytes - i >= 64 ? ~0ull : (1ull << (bytes - i)) - 1;
         m[0] = abs_max(dt, m[0], _mm512_maskz_loadu_epi8(left, p + i));
@@ -150,7 +153,8 @@ MK_INLINE uint32_t absmax_run(mk_dtype dt, const void *src, size_t n, uint32_t a
     if (dt == MK_DT_F32) {
         bits = _mm512_reduce_max_epu32(m[0]);
     } else {
-        __m256i h = _mm256_max_epu16(_mm512_castsi512_si256(m[0]), _mm512_extracti64x4_epi64(m[0], 1));
+        __m256i h =
+            _mm256_max_epu16(_mm512_castsi512_si256(m[0]), _mm512_extracti64x4_epi64(m[0], 1));
         uint16_t top = (uint16_t)_mm512_reduce_max_epu32(_mm512_cvtepu16_epi32(h));
         bits = dt == MK_DT_BF16 ? (uint32_t)top << 16 : mk_f32_bits(mk_f16_to_f32(top));
     }

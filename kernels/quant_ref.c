@@ -54,14 +54,17 @@ int8_t mk_int8_encode(float v) {
     return (int8_t)r;
 }
 
+/* amax == 0 gives 1.0; so does an amax so small (a subnormal below about
+ * 2^-140) that amax / 448 underflows to 0, which would turn x / s into
+ * NaN or infinity.  With s = 1 every such value encodes as (signed) zero. */
 float mk_fp8_scale(uint32_t amax_bits) {
-    float amax = mk_bits_f32(amax_bits);
-    return amax == 0.0f ? 1.0f : amax / MK_E4M3_MAX;
+    float s = mk_bits_f32(amax_bits) / MK_E4M3_MAX;
+    return s == 0.0f ? 1.0f : s;
 }
 
 float mk_int8_scale(uint32_t amax_bits) {
-    float amax = mk_bits_f32(amax_bits);
-    return amax == 0.0f ? 1.0f : amax / MK_INT8_MAX;
+    float s = mk_bits_f32(amax_bits) / MK_INT8_MAX;
+    return s == 0.0f ? 1.0f : s;
 }
 
 /* |x| as F32 bits, for any source element. */

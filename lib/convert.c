@@ -196,7 +196,7 @@ static int copy_side_files(const mk_plan *p, const char *out, name_list *written
         }
     }
     closedir(d);
-    qsort(names.v, names.n, sizeof *names.v, cmp_str);
+    if (names.n) qsort(names.v, names.n, sizeof *names.v, cmp_str);
     for (size_t i = 0; i < names.n && !rc; i++) {
         char src[PATH_MAX], dst[PATH_MAX];
         snprintf(src, sizeof src, "%s/%s", dir, names.v[i]);
@@ -231,7 +231,7 @@ static int hash_file(const char *path, uint64_t *bytes, uint64_t *hash, mk_error
 }
 
 static int write_manifest(const mk_plan *p, const char *out, name_list *written, mk_error *err) {
-    qsort(written->v, written->n, sizeof *written->v, cmp_str);
+    if (written->n) qsort(written->v, written->n, sizeof *written->v, cmp_str);
     json_t *files = json_array();
     int rc = MK_OK;
     for (size_t i = 0; i < written->n && !rc; i++) {

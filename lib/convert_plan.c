@@ -391,7 +391,7 @@ static int assign_files(mk_plan *p, mk_error *err) {
         if (file_add(p, fi, i, err)) return err->code;
     }
     /* Process and list files in name order; re-point items at the new slots. */
-    qsort(p->files, p->n_files, sizeof *p->files, cmp_file_name);
+    if (p->n_files) qsort(p->files, p->n_files, sizeof *p->files, cmp_file_name);
     for (size_t f = 0; f < p->n_files; f++)
         for (size_t j = 0; j < p->files[f].n_items; j++) p->items[p->files[f].items[j]].file = (int)f;
     return MK_OK;

@@ -5,7 +5,7 @@
  * Arithmetic contract (identical in every code path, see docs/quantization.md):
  *   FP8:  s = amax / 448.0f;  q = e4m3_rne(clamp(x / s, -448, 448))
  *   INT8: s = amax / 127.0f;  q = clamp(round_half_even(x / s), -127, 127)
- *   amax == 0 gives s = 1.0f.  `x / s` is an IEEE F32 division, never a
+ *   amax == 0 gives s = 1.0f (so does an amax whose scale underflows to 0).  `x / s` is an IEEE F32 division, never a
  *   multiplication by 1/s (the two differ by an ulp on some inputs).
  * E4M3 is OCP E4M3FN (torch.float8_e4m3fn): bias 7, no infinities, 0x7F/0xFF
  * NaN, max 448, subnormals down to 2^-9, round to nearest even, the sign of
