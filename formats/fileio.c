@@ -163,13 +163,28 @@ int mk_read_file(const char *path, size_t max_bytes, char **data, size_t *len, m
     return MK_OK;
 }
 
-int mk_mkdir(const char *dir, mk_error *err) {
+static int mkdir_one(const char *dir, mk_error *err) {
     if (mkdir(dir, 0755) == 0) return MK_OK;
     int e = errno;
     struct stat st;
     if (e == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return MK_OK;
     if (e == EEXIST) return mk_fail(err, MK_ERR_INPUT, "%s: exists and is not a folder", dir);
     return mk_fail(err, MK_ERR_INPUT, "%s: cannot create folder: %s", dir, strerror(e));
+}
+
+/* Like `mkdir -p`: output paths such as build/demo/fp8 need their parents. */
+int mk_mkdir(const char *dir, mk_error *err) {
+    char p[PATH_MAX];
+    if (strlen(dir) >= sizeof p) return mk_fail(err, MK_ERR_INPUT, "%s: path too long", dir);
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        int rc = mkdir_one(p, err);
+        *s = '/';
+        if (rc) return rc;
+    }
+    return mkdir_one(p, err);
 }
 
 int mk_copy_file_atomic(const char *src, const char *dst, mk_error *err) {

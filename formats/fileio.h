@@ -38,7 +38,7 @@ int mk_write_file_atomic(const char *path, const void *data, size_t len, mk_erro
 int mk_read_file(const char *path, size_t max_bytes, char **data, size_t *len, mk_error *err);
 /* fsyncs a folder (after creating or renaming entries in it). */
 int mk_fsync_dir(const char *dir, mk_error *err);
-/* Creates `dir` (one level) if it does not exist; error if it is not a folder. */
+/* Creates `dir` and its parents if missing; error if one is not a folder. */
 int mk_mkdir(const char *dir, mk_error *err);
 /* Copies a regular file atomically (used for tokenizer files and the like). */
 int mk_copy_file_atomic(const char *src, const char *dst, mk_error *err);

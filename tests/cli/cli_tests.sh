@@ -161,6 +161,7 @@ run convert_json 0 "$MK" convert "$src" "$tmp/conv-j" --json --scheme int8-chann
     { python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["scheme"]=="int8-channel" and j["quantized"]>0 and j["bytes_out"]<j["bytes_in"]' <<<"$out" && ok convert_json || bad convert_json "$out"; }
 run convert_bad_scheme 2 "$MK" convert "$src" "$tmp/conv-x" --scheme fp4 && { grep -q "not one of" <<<"$err" && ok convert_bad_scheme || bad convert_bad_scheme "$err"; }
 run convert_bad_size 2 "$MK" convert "$src" "$tmp/conv-x" --max-shard-size lots && ok convert_bad_size
+run convert_nested_out 0 "$MK" convert "$src" "$tmp/nest/a/b" --scheme fp8-channel && { [ -f "$tmp/nest/a/b/moekit.json" ] && ok convert_nested_out || bad convert_nested_out "no output"; }
 mkdir -p "$tmp/noconfig" && cp "$src"/*.safetensors "$src/model.safetensors.index.json" "$tmp/noconfig/"
 run convert_needs_config 2 "$MK" convert "$tmp/noconfig" "$tmp/conv-x" && { grep -q "config.json" <<<"$err" && ok convert_needs_config || bad convert_needs_config "$err"; }
 # a flipped byte in a shard is caught by the manifest hashes
