@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,4 +217,20 @@ int mk_copy_file_atomic(const char *src, const char *dst, mk_error *err) {
         return rc;
     }
     return mk_atomic_commit(&a, err);
+}
+
+int mk_write_json_atomic(const char *path, const void *json, size_t flags, mk_error *err) {
+    char *text = json_dumps((const json_t *)json, flags);
+    if (!text) return mk_fail(err, MK_ERR_INTERNAL, "%s: cannot serialise JSON", path);
+    size_t len = strlen(text);
+    char *with_nl = realloc(text, len + 2);
+    if (!with_nl) {
+        free(text);
+        return mk_fail(err, MK_ERR_INTERNAL, "out of memory");
+    }
+    with_nl[len] = '\n';
+    with_nl[len + 1] = '\0';
+    int rc = mk_write_file_atomic(path, with_nl, len + 1, err);
+    free(with_nl);
+    return rc;
 }

@@ -34,6 +34,9 @@ int mk_pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char 
                   mk_error *err);
 /* Writes a whole small file atomically. */
 int mk_write_file_atomic(const char *path, const void *data, size_t len, mk_error *err);
+/* Serialises `json` (a json_t *; jansson flags such as JSON_INDENT(2)) with a
+ * final newline and writes it atomically. */
+int mk_write_json_atomic(const char *path, const void *json, size_t flags, mk_error *err);
 /* Reads a whole file of at most `max_bytes` into a NUL-terminated malloc'd buffer. */
 int mk_read_file(const char *path, size_t max_bytes, char **data, size_t *len, mk_error *err);
 /* fsyncs a folder (after creating or renaming entries in it). */

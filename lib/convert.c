@@ -98,22 +98,6 @@ static void warn_tp(const mk_plan *p) {
     }
 }
 
-static int write_json_file(const char *path, json_t *j, size_t flags, mk_error *err) {
-    char *text = json_dumps(j, flags);
-    if (!text) return mk_fail(err, MK_ERR_INTERNAL, "%s: cannot serialise JSON", path);
-    size_t len = strlen(text);
-    char *t2 = realloc(text, len + 2);
-    if (!t2) {
-        free(text);
-        return mk_fail(err, MK_ERR_INTERNAL, "out of memory");
-    }
-    t2[len] = '\n';
-    t2[len + 1] = '\0';
-    int rc = mk_write_file_atomic(path, t2, len + 1, err);
-    free(t2);
-    return rc;
-}
-
 static int write_index(const mk_plan *p, const char *out, mk_error *err) {
     json_t *wm = json_object();
     for (size_t i = 0; i < p->n_items; i++) {
@@ -125,7 +109,7 @@ static int write_index(const mk_plan *p, const char *out, mk_error *err) {
                             "weight_map", wm);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", out, MK_INDEX_NAME);
-    int rc = write_json_file(path, idx, JSON_INDENT(2) | JSON_SORT_KEYS, err);
+    int rc = mk_write_json_atomic(path, idx, JSON_INDENT(2) | JSON_SORT_KEYS, err);
     json_decref(idx);
     return rc;
 }
@@ -144,7 +128,7 @@ static int write_config(const mk_plan *p, const char *out, mk_error *err) {
     }
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/config.json", out);
-    int rc = write_json_file(path, c, JSON_INDENT(2), err);
+    int rc = mk_write_json_atomic(path, c, JSON_INDENT(2), err);
     json_decref(c);
     return rc;
 }
@@ -248,7 +232,7 @@ static int write_manifest(const mk_plan *p, const char *out, name_list *written,
                           "shard_by", mk_shard_by_name(p->opts.shard_by), "files", files);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", out, MANIFEST_NAME);
-    if (!rc) rc = write_json_file(path, m, JSON_INDENT(2), err);
+    if (!rc) rc = mk_write_json_atomic(path, m, JSON_INDENT(2), err);
     json_decref(m);
     return rc;
 }

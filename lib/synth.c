@@ -307,22 +307,6 @@ static int prepare_dir(const char *dir, bool force, mk_error *err) {
     return MK_OK;
 }
 
-static int write_json(const char *path, json_t *j, mk_error *err) {
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (!text) return mk_fail(err, MK_ERR_INTERNAL, "%s: cannot serialise JSON", path);
-    size_t len = strlen(text);
-    char *with_nl = realloc(text, len + 2);
-    if (!with_nl) {
-        free(text);
-        return mk_fail(err, MK_ERR_INTERNAL, "out of memory");
-    }
-    with_nl[len] = '\n';
-    with_nl[len + 1] = '\0';
-    int rc = mk_write_file_atomic(path, with_nl, len + 1, err);
-    free(with_nl);
-    return rc;
-}
-
 typedef struct progress {
     const mk_synth_opts *o;
     _Atomic uint64_t done;
@@ -404,7 +388,7 @@ int mk_synth_ex(const char *out_dir, const mk_synth_opts *o, mk_synth_result *re
     if (rc) goto done;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/config.json", out_dir);
-    rc = write_json(path, cj, err);
+    rc = mk_write_json_atomic(path, cj, JSON_INDENT(2) | JSON_SORT_KEYS, err);
     if (rc) goto done;
 
     uint64_t total = 0, params = 0;
@@ -461,7 +445,7 @@ int mk_synth_ex(const char *out_dir, const mk_synth_opts *o, mk_synth_result *re
         json_object_set_new(idx, "metadata", meta);
         json_object_set(idx, "weight_map", wm);
         snprintf(path, sizeof path, "%s/%s", out_dir, MK_INDEX_NAME);
-        rc = write_json(path, idx, err);
+        rc = mk_write_json_atomic(path, idx, JSON_INDENT(2) | JSON_SORT_KEYS, err);
         json_decref(idx);
     }
     json_decref(wm);
