@@ -9,6 +9,7 @@
  * bands per thread whatever the checkpoint size; no buffer grows with a
  * tensor or a file.
  */
+#include <math.h>
 #include <omp.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,7 +30,39 @@ typedef struct exec {
     mk_st_writer *w;
     _Atomic uint64_t *done;
     uint64_t total;
+    mk_stat_acc *stats; /* per plan item, or NULL */
 } exec;
+
+/* Adds the error of n codes (dequantized with `scale`) against their source
+ * to `acc`: both sides are decoded with the same kernels the pipeline uses. */
+static void add_error(const mk_kernels *K, mk_dtype sdt, const void *src, mk_dtype qdt,
+                      const void *codes, size_t n, float scale, mk_stat_acc *acc) {
+    float a[256], b[256];
+    size_t ssz = mk_dtype_size(sdt), qsz = mk_dtype_size(qdt);
+    for (size_t i = 0; i < n; i += 256) {
+        size_t len = n - i < 256 ? n - i : 256;
+        K->dequant(sdt, (const uint8_t *)src + i * ssz, len, 1.0f, a);
+        K->dequant(qdt, (const uint8_t *)codes + i * qsz, len, scale, b);
+        for (size_t j = 0; j < len; j++) {
+            double x = a[j], d = x - (double)b[j];
+            acc->sig += x * x;
+            acc->err += d * d;
+            if (fabs(d) > acc->max) acc->max = fabs(d);
+        }
+        acc->n += len;
+    }
+}
+
+static void merge_error(exec *x, const mk_plan_item *it, const mk_stat_acc *band) {
+    mk_stat_acc *t = &x->stats[it - x->p->items];
+    #pragma omp critical(mk_stats)
+    {
+        t->sig += band->sig;
+        t->err += band->err;
+        if (band->max > t->max) t->max = band->max;
+        t->n += band->n;
+    }
+}
 
 static void tick(exec *x, uint64_t bytes) {
     uint64_t d = atomic_fetch_add(x->done, bytes) + bytes;
@@ -120,6 +153,7 @@ static int quant_band(exec *x, const mk_plan_item *it, const long *idx, int64_t 
     size_t esz = mk_dtype_size(dt);
     int64_t nkb = (cols + MK_BLOCK - 1) / MK_BLOCK;
     int rc = MK_OK;
+    mk_stat_acc stat = {0, 0, 0, 0};
     switch (it->scheme) {
     case MK_SCHEME_FP8_BLOCK: {
         uint32_t acc[nkb > 0 ? nkb : 1];
@@ -140,6 +174,8 @@ static int quant_band(exec *x, const mk_plan_item *it, const long *idx, int64_t 
                 int64_t c0 = j * MK_BLOCK, len = cols - c0 < MK_BLOCK ? cols - c0 : MK_BLOCK;
                 uint64_t e = (uint64_t)r * (uint64_t)cols + (uint64_t)c0;
                 K->quant_e4m3(dt, src + e * esz, (size_t)len, sc[j], b->out + e);
+                if (x->stats)
+                    add_error(K, dt, src + e * esz, MK_DT_F8_E4M3, b->out + e, (size_t)len, sc[j], &stat);
             }
         rc = mk_st_writer_write(x->w, (size_t)idx[0], (uint64_t)r0 * (uint64_t)cols, b->out,
                                 (size_t)(rows * cols), err);
@@ -152,6 +188,8 @@ static int quant_band(exec *x, const mk_plan_item *it, const long *idx, int64_t 
         for (int64_t r = 0; r < rows; r++) {
             uint64_t e = (uint64_t)r * (uint64_t)cols;
             K->quant_e4m3(dt, src + e * esz, (size_t)cols, tensor_scale, b->out + e);
+            if (x->stats)
+                add_error(K, dt, src + e * esz, MK_DT_F8_E4M3, b->out + e, (size_t)cols, tensor_scale, &stat);
         }
         rc = mk_st_writer_write(x->w, (size_t)idx[0], (uint64_t)r0 * (uint64_t)cols, b->out,
                                 (size_t)(rows * cols), err);
@@ -169,6 +207,9 @@ static int quant_band(exec *x, const mk_plan_item *it, const long *idx, int64_t 
                 K->quant_e4m3(dt, src + e * esz, (size_t)cols, sc[r], b->out + e);
             else
                 K->quant_int8(dt, src + e * esz, (size_t)cols, sc[r], (int8_t *)b->out + e);
+            if (x->stats)
+                add_error(K, dt, src + e * esz, fp8 ? MK_DT_F8_E4M3 : MK_DT_I8, b->out + e,
+                          (size_t)cols, sc[r], &stat);
         }
         rc = mk_st_writer_write(x->w, (size_t)idx[0], (uint64_t)r0 * (uint64_t)cols, b->out,
                                 (size_t)(rows * cols), err);
@@ -200,6 +241,9 @@ static int quant_band(exec *x, const mk_plan_item *it, const long *idx, int64_t 
                     memcpy(slot, &h, 2);
                 }
                 K->quant_int8(dt, src + (e + (uint64_t)c0) * esz, (size_t)len, used, b->q + c0);
+                if (x->stats)
+                    add_error(K, dt, src + (e + (uint64_t)c0) * esz, MK_DT_I8, b->q + c0, (size_t)len,
+                              used, &stat);
             }
             /* compressed-tensors pack_to_int32: code + 128 as a byte, four
              * per little-endian int32, element 4j+t in bits 8t..8t+7; the
@@ -223,6 +267,7 @@ static int quant_band(exec *x, const mk_plan_item *it, const long *idx, int64_t 
     }
     default: rc = mk_fail(err, MK_ERR_INTERNAL, "scheme %d is not a quantization", it->scheme);
     }
+    if (x->stats) merge_error(x, it, &stat);
     release_rows(it, r0, r1);
     tick(x, (uint64_t)rows * (uint64_t)cols * mk_dtype_size(it->src->dtype));
     return rc;
@@ -370,7 +415,7 @@ static int exec_keep(exec *x, const mk_plan_item *it, long idx, mk_error *err) {
     return MK_OK;
 }
 
-static const char *action_name(const mk_plan_item *it) {
+const char *mk_convert_action(const mk_plan_item *it) {
     static const char *const quant[] = {"fp8-block", "fp8-tensor", "fp8-channel", "int8-channel",
                                         "int8-group"};
     static const char *const dequant[] = {"dequant+fp8-block", "dequant+fp8-tensor",
@@ -384,7 +429,7 @@ static const char *action_name(const mk_plan_item *it) {
 }
 
 int mk_convert_exec_file(const mk_plan *p, size_t file, const char *out_dir, uint64_t *done,
-                         uint64_t total, size_t *seq, mk_error *err) {
+                         uint64_t total, size_t *seq, mk_stat_acc *stats, mk_error *err) {
     const mk_plan_file *pf = &p->files[file];
     size_t n_decl = 0;
     for (size_t i = 0; i < pf->n_items; i++) n_decl += (size_t)p->items[pf->items[i]].n_out;
@@ -403,7 +448,8 @@ int mk_convert_exec_file(const mk_plan *p, size_t file, const char *out_dir, uin
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", out_dir, pf->name);
     const char *mk[] = {"moekit.scheme"}, *mv[] = {mk_scheme_name(p->opts.scheme)};
-    exec x = {.p = p, .K = mk_kernels_best(), .done = (_Atomic uint64_t *)done, .total = total};
+    exec x = {.p = p, .K = mk_kernels_best(), .done = (_Atomic uint64_t *)done, .total = total,
+              .stats = stats};
     int rc = mk_st_writer_open(path, d, n_decl, mk, mv, 1, &x.w, err);
     free(d);
     if (rc) return rc;
@@ -420,7 +466,7 @@ int mk_convert_exec_file(const mk_plan *p, size_t file, const char *out_dir, uin
             mk_convert_event ev = {
                 .index = ++*seq, .count = p->n_items, .name = it->src_name,
                 .ndim = it->src->ndim, .shape = it->src->shape, .src_dtype = it->src->dtype,
-                .action = action_name(it), .in_bytes = it->in_bytes, .out_bytes = it->out_bytes,
+                .action = mk_convert_action(it), .in_bytes = it->in_bytes, .out_bytes = it->out_bytes,
             };
             p->opts.on_tensor(&ev, p->opts.ctx);
         }

@@ -39,6 +39,7 @@ typedef struct mk_plan_item {
     /* DeepSeek FP8 source: its F32 weight_scale_inv, block bn x bk. */
     const mk_st_file *scale_file;
     const mk_tensor_info *scale_inv;
+    mk_tensor_role role;
     mk_op op;
     mk_scheme scheme;          /* OP_QUANT: the scheme; OP_CAST: BF16/F16 target */
     mk_dtype out_dtype;        /* OP_CAST / OP_KEEP: dtype of the main output */
@@ -62,6 +63,10 @@ typedef struct mk_plan {
     bool src_fp8;              /* DeepSeek-style FP8 source */
     int64_t src_block_n, src_block_k;
     mk_convert_opts opts;
+    mk_scheme base_scheme;     /* the recipe's default, else --scheme */
+    unsigned schemes_used;     /* bit per mk_scheme among quantized weights */
+    bool mixed;                /* more than one quantization scheme */
+    bool ct_form;              /* compressed-tensors config (else quant_method fp8) */
     mk_plan_item *items;
     size_t n_items;
     mk_plan_file *files;
@@ -73,13 +78,59 @@ typedef struct mk_plan {
     uint64_t n_quantized;
 } mk_plan;
 
+/* Running error sums of one quantized tensor (with --stats). */
+typedef struct mk_stat_acc {
+    double sig, err, max;
+    uint64_t n;
+} mk_stat_acc;
+
 int mk_convert_plan(const char *src, const mk_convert_opts *o, mk_plan *p, mk_error *err);
 void mk_convert_plan_free(mk_plan *p);
 /* Writes one output file of the plan into `out_dir`. `done` accumulates
  * source bytes processed, for progress; `seq` numbers the tensors done. */
 int mk_convert_exec_file(const mk_plan *p, size_t file, const char *out_dir,
-                         uint64_t *done, uint64_t total, size_t *seq, mk_error *err);
+                         uint64_t *done, uint64_t total, size_t *seq, mk_stat_acc *stats,
+                         mk_error *err);
+/* "fp8-block", "keep", "dequant+bf16"...: what happens to an item. */
+const char *mk_convert_action(const mk_plan_item *it);
 /* The quantization_config object for the plan's scheme (NULL for casts). */
 json_t *mk_convert_quant_config(const mk_plan *p);
+
+/* ---- journal of finished output files (convert_journal.c) ---- */
+
+typedef struct mk_file_record {
+    char name[96];
+    uint64_t bytes, xxh64;
+} mk_file_record;
+
+typedef struct mk_journal {
+    char path[4096];
+    int fd;
+    json_t *header;            /* first line */
+    mk_file_record *rec;
+    size_t n, cap;
+    bool done;                 /* a part's closing line was seen */
+} mk_journal;
+
+/* ".moekit-journal.jsonl" for a whole run, ".moekit-part-00003-of-00016.jsonl" for a part. */
+void mk_journal_name(char *buf, size_t cap, int part_index, int part_count);
+int mk_journal_create(mk_journal *j, const char *path, json_t *header, mk_error *err);
+/* Reads a journal; a torn last line (a crash mid-append) is ignored. */
+int mk_journal_read(mk_journal *j, const char *path, mk_error *err);
+int mk_journal_append(mk_journal *j, const mk_file_record *r, mk_error *err);
+int mk_journal_finish(mk_journal *j, mk_error *err);
+const mk_file_record *mk_journal_find(const mk_journal *j, const char *name);
+void mk_journal_close(mk_journal *j);
+
+/* XXH64 of a whole file, read in chunks (page cache, not resident memory). */
+int mk_hash_file(const char *path, uint64_t *bytes, uint64_t *hash, mk_error *err);
+/* A digest of everything the plan will write: names, dtypes, shapes, operations. */
+uint64_t mk_plan_fingerprint(const mk_plan *p);
+/* Size-balanced, deterministic split of the plan's files into parts:
+ * owner[f] = the part that writes file f. */
+void mk_plan_parts(const mk_plan *p, int part_count, int *owner);
+
+/* ---- statistics (convert_stats.c) ---- */
+int mk_convert_stats_fill(const mk_plan *p, const mk_stat_acc *acc, mk_convert_result *res);
 
 #endif

@@ -19,24 +19,9 @@
 
 #include "formats/fileio.h"
 #include "lib/convert_impl.h"
+#include "moekit/recipe.h"
 
-static const char *const k_scheme_names[MK_SCHEME_COUNT] = {
-    "fp8-block", "fp8-tensor", "fp8-channel", "int8-channel", "int8-group", "bf16", "f16",
-};
 static const char *const k_shard_names[] = {"expert", "layer-expert", "size"};
-
-const char *mk_scheme_name(mk_scheme s) {
-    return (unsigned)s < MK_SCHEME_COUNT ? k_scheme_names[s] : "?";
-}
-
-int mk_scheme_parse(const char *s, mk_scheme *out) {
-    for (int i = 0; i < MK_SCHEME_COUNT; i++)
-        if (strcmp(s, k_scheme_names[i]) == 0) {
-            *out = (mk_scheme)i;
-            return 0;
-        }
-    return -1;
-}
 
 const char *mk_shard_by_name(mk_shard_by s) {
     return (unsigned)s < 3 ? k_shard_names[s] : "?";
@@ -117,7 +102,8 @@ static int quant_outputs(mk_plan *p, mk_plan_item *it, const char *module, int64
     switch (it->scheme) {
     case MK_SCHEME_FP8_BLOCK:
         set_out(&it->out[0], str_printf("%s.weight", module, NULL), MK_DT_F8_E4M3, 2, N, K);
-        set_out(&it->out[1], str_printf("%s.weight_scale_inv", module, NULL), MK_DT_F32, 2,
+        /* DeepSeek's name in the fp8 form; compressed-tensors calls it weight_scale. */
+        set_out(&it->out[1], str_printf(p->ct_form ? "%s.weight_scale" : "%s.weight_scale_inv", module, NULL), MK_DT_F32, 2,
                 (int64_t)ceil_div((uint64_t)N, MK_BLOCK), (int64_t)ceil_div((uint64_t)K, MK_BLOCK));
         it->n_out = 2;
         break;
@@ -232,6 +218,18 @@ static bool is_scale_inv_name(const char *name) {
     return n > 10 && strcmp(name + n - 10, "_scale_inv") == 0;
 }
 
+/* The scheme a quantizable weight gets: the recipe's first matching rule,
+ * else the recipe's default, else --scheme.  -1 means "keep". */
+static int choose_scheme(const mk_plan *p, const char *name) {
+    const mk_recipe *r = p->opts.recipe;
+    if (r) {
+        const mk_recipe_rule *rule = mk_recipe_match(r, name);
+        if (rule) return rule->keep ? -1 : (int)rule->scheme;
+        if (r->has_scheme) return (int)r->scheme;
+    }
+    return (int)p->opts.scheme;
+}
+
 static int plan_item(mk_plan *p, const char *name, mk_error *err) {
     const mk_st_file *f;
     const mk_tensor_info *t;
@@ -243,8 +241,7 @@ static int plan_item(mk_plan *p, const char *name, mk_error *err) {
     it->src_file = f;
     it->src = t;
     it->file = -1;
-    mk_tensor_role role;
-    mk_classify(&p->cfg, name, &role);
+    mk_classify(&p->cfg, name, &it->role);
     bool fp8 = t->dtype == MK_DT_F8_E4M3;
     if (fp8 && !p->src_fp8)
         return mk_fail(err, MK_ERR_INPUT,
@@ -252,25 +249,19 @@ static int plan_item(mk_plan *p, const char *name, mk_error *err) {
                        "quantization_config with weight_block_size",
                        mk_st_path(f), name);
     if (fp8 && (rc = find_scale_inv(p, it, err))) return rc;
-    if (!fp8 && !is_float(t->dtype) && is_linear_weight(t, &role))
+    bool linear = is_linear_weight(t, &it->role);
+    if (!fp8 && !is_float(t->dtype) && linear)
         return mk_fail(err, MK_ERR_INPUT, "%s: tensor '%s' has dtype %s; expected F16, BF16, F32 "
                        "or F8_E4M3",
                        mk_st_path(f), name, mk_dtype_name(t->dtype));
-    mk_scheme s = p->opts.scheme;
-    bool cast_scheme = s == MK_SCHEME_BF16 || s == MK_SCHEME_F16;
-    mk_dtype cast_dt = s == MK_SCHEME_F16 ? MK_DT_F16 : MK_DT_BF16;
-    char *main_name = strdup(name);
-    if (!main_name) return mk_fail(err, MK_ERR_INTERNAL, "out of memory");
-    if (!cast_scheme && is_linear_weight(t, &role)) {
+    mk_scheme base = p->base_scheme;
+    bool cast_scheme = !mk_scheme_is_quant(base);
+    mk_dtype cast_dt = base == MK_SCHEME_F16 ? MK_DT_F16 : MK_DT_BF16;
+    int chosen = linear && !cast_scheme ? choose_scheme(p, name) : -1;
+    if (chosen >= 0) {
         it->op = OP_QUANT;
-        it->scheme = s;
-        char *module = module_of(name, role.suffix_off);
-        free(main_name);
-        if (!module || quant_outputs(p, it, module, t->shape[0], t->shape[1])) {
-            free(module);
-            return mk_fail(err, MK_ERR_INTERNAL, "out of memory");
-        }
-        free(module);
+        it->scheme = (mk_scheme)chosen;
+        p->schemes_used |= 1u << chosen;
         p->n_quantized++;
     } else if (fp8) {
         /* An FP8 weight that stays unquantized (or any FP8 weight under a
@@ -278,30 +269,114 @@ static int plan_item(mk_plan *p, const char *name, mk_error *err) {
          * fp8_cast_bf16.py does. */
         it->op = OP_CAST;
         it->out_dtype = cast_scheme ? cast_dt : p->cfg.torch_dtype;
-        set_out(&it->out[0], main_name, it->out_dtype, 2, t->shape[0], t->shape[1]);
-        it->n_out = 1;
-    } else if (cast_scheme && is_float(t->dtype) && t->dtype != cast_dt && !role.is_router_bias) {
+    } else if (cast_scheme && is_float(t->dtype) && t->dtype != cast_dt && !it->role.is_router_bias) {
         /* The F32 correction bias stays F32: DeepSeek and vLLM keep it so. */
         it->op = OP_CAST;
         it->out_dtype = cast_dt;
-        set_out(&it->out[0], main_name, cast_dt, t->ndim, 0, 0);
-        memcpy(it->out[0].shape, t->shape, sizeof t->shape);
-        it->n_out = 1;
     } else {
         it->op = OP_KEEP;
         it->out_dtype = t->dtype;
-        set_out(&it->out[0], main_name, t->dtype, t->ndim, 0, 0);
-        memcpy(it->out[0].shape, t->shape, sizeof t->shape);
-        it->n_out = 1;
     }
-    if (it->op != OP_QUANT && !cast_scheme && strcmp(name + role.suffix_off, "weight") == 0 &&
-        add_ignore(p, name, role.suffix_off))
-        return mk_fail(err, MK_ERR_INTERNAL, "out of memory");
-    it->in_bytes = (t->end - t->begin) + (it->scale_inv ? it->scale_inv->end - it->scale_inv->begin : 0);
-    for (int i = 0; i < it->n_out; i++) it->out_bytes += out_bytes(&it->out[i]);
-    p->bytes_in += it->in_bytes;
-    p->bytes_out += it->out_bytes;
     p->n_items++;
+    return MK_OK;
+}
+
+/* Modules vLLM fuses into one layer must share a scheme: all routed experts
+ * of a layer (FusedMoE), q/k/v (QKVParallelLinear), MLA's q_a/kv_a
+ * (fused_qkv_a_proj), and gate/up (MergedColumnParallelLinear).  Returns
+ * the fusion key of a weight in `key`, or false when it is not fused. */
+static bool fusion_key(const mk_plan_item *it, char *key, size_t cap) {
+    const char *n = it->src_name;
+    const mk_tensor_role *r = &it->role;
+    if (r->expert >= 0 && (r->kind == MK_T_ROUTED_EXPERT || r->kind == MK_T_MTP)) {
+        snprintf(key, cap, "model.layers.%d.mlp.experts.*", r->layer);
+        return true;
+    }
+    static const struct { const char *suffix, *group; } fused[] = {
+        {"q_proj.weight", "q_proj/k_proj/v_proj"}, {"k_proj.weight", "q_proj/k_proj/v_proj"},
+        {"v_proj.weight", "q_proj/k_proj/v_proj"}, {"q_a_proj.weight", "q_a_proj/kv_a_proj_with_mqa"},
+        {"kv_a_proj_with_mqa.weight", "q_a_proj/kv_a_proj_with_mqa"},
+        {"gate_proj.weight", "gate_proj/up_proj"}, {"up_proj.weight", "gate_proj/up_proj"},
+    };
+    const char *last = n + (r->suffix_off ? r->suffix_off - 1 : 0);
+    const char *mod = last;
+    while (mod > n && mod[-1] != '.') mod--;
+    for (size_t i = 0; i < sizeof fused / sizeof *fused; i++)
+        if (strcmp(mod, fused[i].suffix) == 0) {
+            snprintf(key, cap, "%.*s%s", (int)(mod - n), n, fused[i].group);
+            return true;
+        }
+    return false;
+}
+
+static const char *scheme_or_keep(const mk_plan_item *it) {
+    return it->op == OP_QUANT ? mk_scheme_name(it->scheme) : "kept unquantized";
+}
+
+/* Refuses, before any work, the combinations no loader can read. */
+static int check_schemes(mk_plan *p, mk_error *err) {
+    json_t *seen = json_object();
+    int rc = MK_OK;
+    for (size_t i = 0; i < p->n_items && !rc; i++) {
+        mk_plan_item *it = &p->items[i];
+        if (!is_linear_weight(it->src, &it->role)) continue;
+        char key[512];
+        if (!fusion_key(it, key, sizeof key)) continue;
+        json_t *first = json_object_get(seen, key);
+        if (!first) {
+            json_object_set_new(seen, key, json_integer((json_int_t)i));
+            continue;
+        }
+        const mk_plan_item *a = &p->items[json_integer_value(first)];
+        bool same = a->op == it->op && (it->op != OP_QUANT || a->scheme == it->scheme);
+        if (!same)
+            rc = mk_fail(err, MK_ERR_INPUT,
+                         "recipe: '%s' is %s but '%s' is %s; vLLM loads %s as one fused layer, "
+                         "which takes one scheme%s",
+                         it->src_name, scheme_or_keep(it), a->src_name, scheme_or_keep(a), key,
+                         strstr(key, "experts") ? " (its fused MoE covers every expert and projection)" : "");
+    }
+    json_decref(seen);
+    if (rc) return rc;
+    unsigned used = p->schemes_used;
+    bool mixed = used & (used - 1);
+    if (mixed && (used & (1u << MK_SCHEME_FP8_TENSOR)))
+        return mk_fail(err, MK_ERR_INPUT,
+                       "recipe: fp8-tensor cannot be mixed with other schemes: it exists only in "
+                       "the quant_method fp8 form, which holds a single scheme");
+    p->mixed = mixed;
+    /* quant_method "fp8" (DeepSeek form) only for a single native FP8 scheme;
+     * everything else is compressed-tensors. */
+    p->ct_form = mixed || !(used & ((1u << MK_SCHEME_FP8_BLOCK) | (1u << MK_SCHEME_FP8_TENSOR)));
+    return MK_OK;
+}
+
+/* Output tensors, sizes and the ignore list, once schemes and form are known. */
+static int build_outputs(mk_plan *p, mk_error *err) {
+    for (size_t i = 0; i < p->n_items; i++) {
+        mk_plan_item *it = &p->items[i];
+        const mk_tensor_info *t = it->src;
+        if (it->op == OP_QUANT) {
+            char *module = module_of(it->src_name, it->role.suffix_off);
+            int bad = !module || quant_outputs(p, it, module, t->shape[0], t->shape[1]);
+            free(module);
+            if (bad) return mk_fail(err, MK_ERR_INTERNAL, "out of memory");
+        } else {
+            char *name = strdup(it->src_name);
+            if (!name) return mk_fail(err, MK_ERR_INTERNAL, "out of memory");
+            set_out(&it->out[0], name, it->out_dtype, t->ndim, 0, 0);
+            memcpy(it->out[0].shape, t->shape, sizeof t->shape);
+            it->n_out = 1;
+            if (mk_scheme_is_quant(p->base_scheme) &&
+                strcmp(it->src_name + it->role.suffix_off, "weight") == 0 &&
+                add_ignore(p, it->src_name, it->role.suffix_off))
+                return mk_fail(err, MK_ERR_INTERNAL, "out of memory");
+        }
+        it->in_bytes = (t->end - t->begin) + (it->scale_inv ? it->scale_inv->end - it->scale_inv->begin : 0);
+        for (int k = 0; k < it->n_out; k++) it->out_bytes += out_bytes(&it->out[k]);
+        p->bytes_in += it->in_bytes;
+        p->bytes_out += it->out_bytes;
+    }
     return MK_OK;
 }
 
@@ -409,6 +484,11 @@ int mk_convert_plan(const char *src, const mk_convert_opts *o, mk_plan *p, mk_er
     p->file_ids = json_object();
     p->items = calloc(n ? n : 1, sizeof *p->items);
     if (!p->items) return mk_fail(err, MK_ERR_INTERNAL, "out of memory");
+    p->base_scheme = o->recipe && o->recipe->has_scheme ? o->recipe->scheme : o->scheme;
+    if (o->recipe && !mk_scheme_is_quant(p->base_scheme) &&
+        (o->recipe->n_keep || o->recipe->n_overrides))
+        return mk_fail(err, MK_ERR_INPUT, "%s: keep and overrides apply to quantization schemes, "
+                       "not to a %s cast", o->recipe->path, mk_scheme_name(p->base_scheme));
     for (size_t i = 0; i < n; i++) {
         const char *name = mk_ckpt_tensor_name(p->ck, i);
         /* DeepSeek scales are consumed with their weights. */
@@ -416,6 +496,7 @@ int mk_convert_plan(const char *src, const mk_convert_opts *o, mk_plan *p, mk_er
         rc = plan_item(p, name, err);
         if (rc) return rc;
     }
+    if ((rc = check_schemes(p, err)) || (rc = build_outputs(p, err))) return rc;
     return assign_files(p, err);
 }
 
@@ -453,39 +534,111 @@ static json_t *ct_args(const char *type, const char *strategy, bool dynamic, int
     return a;
 }
 
+static const char *ct_format(mk_scheme s) {
+    return s == MK_SCHEME_INT8_CHANNEL ? "int-quantized"
+           : s == MK_SCHEME_INT8_GROUP ? "pack-quantized"
+                                       : "float-quantized";
+}
+
+/* One compressed-tensors scheme (QuantizationScheme) for `s`. */
+static json_t *ct_group(mk_scheme s, json_t *targets) {
+    json_t *group = json_object();
+    json_object_set_new(group, "targets", targets);
+    json_object_set_new(group, "format", json_string(ct_format(s)));
+    switch (s) {
+    case MK_SCHEME_INT8_GROUP:
+        json_object_set_new(group, "weights", ct_args("int", "group", false, MK_BLOCK));
+        break;
+    case MK_SCHEME_FP8_BLOCK: {
+        /* llm-compressor's FP8_BLOCK preset. */
+        json_t *w = ct_args("float", "block", false, 0);
+        json_object_set_new(w, "block_structure", json_pack("[i, i]", MK_BLOCK, MK_BLOCK));
+        json_object_set_new(group, "weights", w);
+        json_object_set_new(group, "input_activations", ct_args("float", "group", true, MK_BLOCK));
+        break;
+    }
+    default: {
+        const char *type = s == MK_SCHEME_INT8_CHANNEL ? "int" : "float";
+        json_object_set_new(group, "weights", ct_args(type, "channel", false, 0));
+        json_object_set_new(group, "input_activations", ct_args(type, "token", true, 0));
+    }
+    }
+    return group;
+}
+
+/* A group's name target for one module; routed experts collapse into one
+ * anchored regex per layer and projection (they share a scheme by rule). */
+static void add_target(json_t *targets, json_t *seen, const mk_plan_item *it) {
+    char *module = module_of(it->src_name, it->role.suffix_off);
+    if (!module) return;
+    char buf[1024];
+    const char *e = it->role.expert >= 0 ? strstr(module, ".experts.") : NULL;
+    if (e) {
+        size_t o = 0;
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "re:");
+        for (const char *c = module; *c && o + 8 < sizeof buf; c++) {
+            if (c == e + 9) { /* the expert id */
+                o += (size_t)snprintf(buf + o, sizeof buf - o, "[0-9]+");
+                while (*c >= '0' && *c <= '9') c++;
+                c--;
+                continue;
+            }
+            if (*c == '.') buf[o++] = '\\';
+            buf[o++] = *c;
+        }
+        snprintf(buf + o, sizeof buf - o, "$");
+    } else {
+        snprintf(buf, sizeof buf, "%s", module);
+    }
+    free(module);
+    if (json_object_get(seen, buf)) return;
+    json_object_set_new(seen, buf, json_true());
+    json_array_append_new(targets, json_string(buf));
+}
+
 json_t *mk_convert_quant_config(const mk_plan *p) {
     json_t *q = json_object();
-    mk_scheme s = p->opts.scheme;
-    if (s == MK_SCHEME_FP8_BLOCK || s == MK_SCHEME_FP8_TENSOR) {
+    unsigned used = p->schemes_used;
+    if (!p->ct_form) {
         /* vLLM's Fp8Config and SGLang read quant_method, activation_scheme,
          * weight_block_size and ignored_layers; transformers reads
          * modules_to_not_convert; DeepSeek's release adds fmt. */
         json_object_set_new(q, "quant_method", json_string("fp8"));
         json_object_set_new(q, "fmt", json_string("e4m3"));
         json_object_set_new(q, "activation_scheme", json_string("dynamic"));
-        if (s == MK_SCHEME_FP8_BLOCK)
+        if (used & (1u << MK_SCHEME_FP8_BLOCK))
             json_object_set_new(q, "weight_block_size", json_pack("[i, i]", MK_BLOCK, MK_BLOCK));
         json_object_set_new(q, "ignored_layers", ignore_list(p));
         json_object_set_new(q, "modules_to_not_convert", ignore_list(p));
         return q;
     }
-    const char *format = s == MK_SCHEME_FP8_CHANNEL    ? "float-quantized"
-                         : s == MK_SCHEME_INT8_CHANNEL ? "int-quantized"
-                                                       : "pack-quantized";
-    json_t *group = json_object();
-    json_object_set_new(group, "targets", json_pack("[s]", "Linear"));
-    json_object_set_new(group, "format", json_string(format));
-    if (s == MK_SCHEME_INT8_GROUP) {
-        json_object_set_new(group, "weights", ct_args("int", "group", false, MK_BLOCK));
-    } else {
-        const char *type = s == MK_SCHEME_FP8_CHANNEL ? "float" : "int";
-        json_object_set_new(group, "weights", ct_args(type, "channel", false, 0));
-        json_object_set_new(group, "input_activations", ct_args(type, "token", true, 0));
+    /* The default group targets every Linear; the others name their modules,
+     * and vLLM prefers a name match to a class match. */
+    mk_scheme dflt = p->base_scheme;
+    if (!(used & (1u << dflt)))
+        for (int s = 0; s < MK_SCHEME_COUNT; s++)
+            if (used & (1u << s)) {
+                dflt = (mk_scheme)s;
+                break;
+            }
+    json_t *groups = json_object();
+    json_object_set_new(groups, "group_0", ct_group(dflt, json_pack("[s]", "Linear")));
+    int g = 1;
+    for (int s = 0; s < MK_SCHEME_COUNT; s++) {
+        if (s == (int)dflt || !(used & (1u << s))) continue;
+        json_t *targets = json_array(), *seen = json_object();
+        for (size_t i = 0; i < p->n_items; i++)
+            if (p->items[i].op == OP_QUANT && p->items[i].scheme == (mk_scheme)s)
+                add_target(targets, seen, &p->items[i]);
+        json_decref(seen);
+        char name[32];
+        snprintf(name, sizeof name, "group_%d", g++);
+        json_object_set_new(groups, name, ct_group((mk_scheme)s, targets));
     }
     json_object_set_new(q, "quant_method", json_string("compressed-tensors"));
-    json_object_set_new(q, "format", json_string(format));
+    json_object_set_new(q, "format", json_string(p->mixed ? "mixed-precision" : ct_format(dflt)));
     json_object_set_new(q, "quantization_status", json_string("compressed"));
-    json_object_set_new(q, "config_groups", json_pack("{s:o}", "group_0", group));
+    json_object_set_new(q, "config_groups", groups);
     json_object_set_new(q, "ignore", ignore_list(p));
     json_object_set_new(q, "kv_cache_scheme", json_null());
     json_object_set_new(q, "global_compression_ratio", json_null());

@@ -8,12 +8,15 @@
  *   2. every shard is valid safetensors, the index maps every tensor to the
  *      shard that holds it, names every *.safetensors file of the folder, and
  *      its metadata.total_size is the sum of the tensor bytes;
- *   3. config.json's quantization_config is turned into a scheme (tensor
- *      names, dtypes and scale shapes it implies, plus its ignore list);
- *   4. every tensor is checked against the scheme: each quantized weight has
- *      its scale with the right dtype and shape, no scale is left without a
- *      quantized weight, ignored modules are unquantized and every other
- *      linear weight is quantized;
+ *   3. config.json's quantization_config is turned into schemes (tensor
+ *      names, dtypes and scale shapes each implies), one per
+ *      compressed-tensors config group, plus its ignore list;
+ *   4. every tensor is checked against its module's scheme: each quantized
+ *      weight belongs to exactly one group (a name or "re:" target first,
+ *      else the "Linear" class target, as vLLM picks) and has its scale with
+ *      the right dtype and shape, no scale is left without a quantized
+ *      weight, ignored modules are unquantized and every other linear weight
+ *      a group targets is quantized;
  *   5. each file the manifest lists is read once, in 1 MiB read() calls (no
  *      mmap, so the resident set stays flat on a 700 GB checkpoint), and its
  *      size and xxhash64 compared.
@@ -68,12 +71,16 @@ static void name_set_free(name_set *s) {
     memset(s, 0, sizeof *s);
 }
 
-static bool name_set_has(const name_set *s, const char *module) {
-    if (s->all) return true;
+/* A match by name: an exact entry or a "re:" pattern (not a class target). */
+static bool name_set_names(const name_set *s, const char *module) {
     if (s->exact && json_object_get(s->exact, module)) return true;
     for (size_t i = 0; i < s->n_re; i++)
         if (regexec(&s->re[i], module, 0, NULL, 0) == 0) return true;
     return false;
+}
+
+static bool name_set_has(const name_set *s, const char *module) {
+    return s->all || name_set_names(s, module);
 }
 
 /* Python's re.match() anchors at the start only; POSIX ERE has no "(?:",
@@ -175,9 +182,11 @@ static int name_set_load(name_set *s, const json_t *arr, const char *path, const
 
 typedef enum scale_kind { SCALE_TENSOR, SCALE_CHANNEL, SCALE_BLOCK, SCALE_GROUP } scale_kind;
 
+/* One quantized form: the whole config for quant_method "fp8", one config
+ * group for compressed-tensors. */
 typedef struct scheme {
-    char name[32];
-    bool quantized;          /* false for "none" */
+    char name[32];           /* "fp8-block", ..., "int8-group" */
+    char label[128];         /* name, plus the config group when there are several */
     bool ct;                 /* compressed-tensors; else quant_method "fp8" */
     bool packed;             /* weight_packed + weight_shape in place of weight */
     mk_dtype qdtype;         /* dtype of a quantized `weight` (unpacked forms) */
@@ -187,12 +196,27 @@ typedef struct scheme {
     int64_t bn, bk, group;
     bool static_input;       /* input_scale per quantized module */
     bool input_zero_point;   /* input_zero_point too (asymmetric static input) */
-    const char *ignore_key;  /* "ignored_layers", "modules_to_not_convert", "ignore" */
-    bool has_ignore_list;    /* a non-empty ignore list is present */
-    name_set ignore;
     name_set targets;        /* CT only */
     char group_name[64];     /* CT: the config group, for messages */
 } scheme;
+
+/* quantization_config as a whole. */
+typedef struct qconfig {
+    char name[32];           /* reported: the one scheme's name, "mixed" or "none" */
+    bool quantized;          /* false for "none" */
+    bool ct;
+    scheme *groups;          /* one for "fp8"; one per config group for CT */
+    size_t n_groups;
+    const char *ignore_key;  /* "ignored_layers", "modules_to_not_convert", "ignore" */
+    bool has_ignore_list;    /* a non-empty ignore list is present */
+    name_set ignore;
+} qconfig;
+
+static void qconfig_free(qconfig *q) {
+    for (size_t i = 0; i < q->n_groups; i++) name_set_free(&q->groups[i].targets);
+    free(q->groups);
+    name_set_free(&q->ignore);
+}
 
 /* ---- the verifier's state ---- */
 
@@ -224,7 +248,7 @@ typedef struct verifier {
     mk_model_config cfg_store;
     const mk_model_config *cfg; /* NULL when absent or unsupported */
     json_t *config;
-    scheme s;
+    qconfig q;
     /* moekit.json */
     char manifest_path[4096];
     json_t *manifest;
@@ -234,6 +258,10 @@ typedef struct verifier {
     /* scratch for "<module>.<suffix>" names */
     char *buf;
     size_t buf_cap;
+    /* the last module quantized_group() accepted: a module's tensors are
+     * usually neighbours, and each would match the targets again */
+    char *last_module;
+    const scheme *last_group;
 } verifier;
 
 static uint64_t hash_name(const char *s, size_t n) { return XXH64(s, n, 0); }
@@ -572,7 +600,7 @@ static bool list_within(const json_t *a, const json_t *b, const char **missing) 
 }
 
 static int parse_fp8(verifier *v, const json_t *qc) {
-    scheme *s = &v->s;
+    qconfig *q = &v->q;
     const char *path = v->config_path;
     const json_t *act = json_object_get(qc, "activation_scheme");
     const char *a = json_is_string(act) ? json_string_value(act) : NULL;
@@ -585,7 +613,11 @@ static int parse_fp8(verifier *v, const json_t *qc) {
     if (fmt && (!json_is_string(fmt) || strcmp(json_string_value(fmt), "e4m3") != 0))
         return mk_fail(v->err, MK_ERR_INPUT,
                        "%s: quantization_config.fmt is unsupported (expected \"e4m3\")", path);
-    s->quantized = true;
+    q->groups = calloc(1, sizeof *q->groups);
+    if (!q->groups) return mk_fail(v->err, MK_ERR_INTERNAL, "out of memory");
+    q->n_groups = 1;
+    scheme *s = &q->groups[0];
+    q->quantized = true;
     s->qdtype = MK_DT_F8_E4M3;
     s->static_input = strcmp(a, "static") == 0;
     const json_t *wbs = json_object_get(qc, "weight_block_size");
@@ -612,6 +644,8 @@ static int parse_fp8(verifier *v, const json_t *qc) {
         s->scale_suffix = "weight_scale";
         s->scale = SCALE_TENSOR;
     }
+    snprintf(s->label, sizeof s->label, "%s", s->name);
+    snprintf(q->name, sizeof q->name, "%s", s->name);
     /* vLLM reads ignored_layers and falls back to modules_to_not_convert;
      * SGLang reads only ignored_layers; transformers reads
      * modules_to_not_convert.  Two lists that differ mean two engines
@@ -636,10 +670,10 @@ static int parse_fp8(verifier *v, const json_t *qc) {
                            path, missing, key);
     }
     const json_t *list = il ? il : mn;
-    s->ignore_key = il ? "ignored_layers" : "modules_to_not_convert";
-    s->has_ignore_list = list && json_array_size(list) > 0;
+    q->ignore_key = il ? "ignored_layers" : "modules_to_not_convert";
+    q->has_ignore_list = list && json_array_size(list) > 0;
     if (list)
-        return name_set_load(&s->ignore, list, path, s->ignore_key, false, false, v->err);
+        return name_set_load(&q->ignore, list, path, q->ignore_key, false, false, v->err);
     return MK_OK;
 }
 
@@ -654,23 +688,9 @@ static int ct_args_field(verifier *v, const json_t *args, const char *where, con
     return MK_OK;
 }
 
-static int parse_ct(verifier *v, const json_t *qc) {
-    scheme *s = &v->s;
+/* One compressed-tensors config group `g` (named s->group_name) into `s`. */
+static int parse_ct_group(verifier *v, const json_t *qc, const json_t *g, scheme *s) {
     const char *path = v->config_path;
-    const json_t *groups = json_object_get(qc, "config_groups");
-    if (!json_is_object(groups) || json_object_size(groups) == 0)
-        return mk_fail(v->err, MK_ERR_INPUT,
-                       "%s: quantization_config.config_groups is %s, expected an object with one "
-                       "group",
-                       path, groups ? json_kind(groups) : "missing");
-    if (json_object_size(groups) != 1)
-        return mk_fail(v->err, MK_ERR_INPUT,
-                       "%s: quantization_config.config_groups has %zu groups; moekit verifies "
-                       "checkpoints with one (unsupported)",
-                       path, json_object_size(groups));
-    const char *gname = json_object_iter_key(json_object_iter((json_t *)groups));
-    const json_t *g = json_object_get(groups, gname);
-    snprintf(s->group_name, sizeof s->group_name, "%.50s", gname);
     char where[128];
     if (!json_is_object(g))
         return mk_fail(v->err, MK_ERR_INPUT, "%s: quantization_config.config_groups.%s is %s",
@@ -715,6 +735,8 @@ static int parse_ct(verifier *v, const json_t *qc) {
         st = json_string_value(strat);
     else /* compressed-tensors infers the strategy from group_size */
         st = !gs ? "tensor" : json_integer_value(gs) == -1 ? "channel" : "group";
+    /* A group's own format wins over the top-level one, which a config
+     * whose groups differ sets to "mixed-precision". */
     const json_t *fj = json_object_get(g, "format");
     if (!fj || json_is_null(fj)) fj = json_object_get(qc, "format");
     if (!json_is_string(fj))
@@ -723,8 +745,12 @@ static int parse_ct(verifier *v, const json_t *qc) {
                        "config_groups.%s)",
                        path, s->group_name);
     const char *format = json_string_value(fj);
+    if (strcmp(format, "mixed-precision") == 0)
+        return mk_fail(v->err, MK_ERR_INPUT,
+                       "%s: quantization_config.format is \"mixed-precision\" but "
+                       "config_groups.%s has no \"format\" of its own",
+                       path, s->group_name);
     bool is_float_type = strcmp(t, "float") == 0;
-    s->quantized = true;
     s->ct = true;
     s->scale_suffix = "weight_scale";
     s->scale_any_float = true;
@@ -788,17 +814,55 @@ static int parse_ct(verifier *v, const json_t *qc) {
                        "%s: quantization_config.config_groups.%s.targets is not a non-empty array",
                        path, s->group_name);
     snprintf(where, sizeof where, "config_groups.%s.targets", s->group_name);
-    if ((rc = name_set_load(&s->targets, targets, path, where, true, true, v->err))) return rc;
+    return name_set_load(&s->targets, targets, path, where, true, true, v->err);
+}
+
+static int parse_ct(verifier *v, const json_t *qc) {
+    qconfig *q = &v->q;
+    const char *path = v->config_path;
+    const json_t *groups = json_object_get(qc, "config_groups");
+    if (!json_is_object(groups) || json_object_size(groups) == 0)
+        return mk_fail(v->err, MK_ERR_INPUT,
+                       "%s: quantization_config.config_groups is %s, expected an object with at "
+                       "least one group",
+                       path, groups ? json_kind(groups) : "missing");
+    q->groups = calloc(json_object_size(groups), sizeof *q->groups);
+    if (!q->groups) return mk_fail(v->err, MK_ERR_INTERNAL, "out of memory");
+    q->quantized = true;
+    q->ct = true;
+    bool mixed = json_object_size(groups) > 1;
+    const scheme *every_linear = NULL;
+    const char *gname;
+    const json_t *g;
+    int rc;
+    json_object_foreach((json_t *)groups, gname, g) {
+        scheme *s = &q->groups[q->n_groups++];
+        snprintf(s->group_name, sizeof s->group_name, "%.50s", gname);
+        if ((rc = parse_ct_group(v, qc, g, s))) return rc;
+        if (mixed)
+            snprintf(s->label, sizeof s->label, "%s (config_groups.%s)", s->name, s->group_name);
+        else
+            snprintf(s->label, sizeof s->label, "%s", s->name);
+        /* vLLM keys its schemes by target: a second class target would
+         * silently replace the first. */
+        if (s->targets.all && every_linear)
+            return mk_fail(v->err, MK_ERR_INPUT,
+                           "%s: quantization_config.config_groups.%s and config_groups.%s both "
+                           "target every Linear module; engines would use only one of them",
+                           path, every_linear->group_name, s->group_name);
+        if (s->targets.all) every_linear = s;
+    }
+    snprintf(q->name, sizeof q->name, "%s", mixed ? "mixed" : q->groups[0].name);
     const json_t *ign = get_list(v, qc, "ignore", &rc);
     if (rc) return rc;
-    s->ignore_key = "ignore";
-    s->has_ignore_list = ign && json_array_size(ign) > 0;
-    if (ign) return name_set_load(&s->ignore, ign, path, "ignore", true, false, v->err);
+    q->ignore_key = "ignore";
+    q->has_ignore_list = ign && json_array_size(ign) > 0;
+    if (ign) return name_set_load(&q->ignore, ign, path, "ignore", true, false, v->err);
     return MK_OK;
 }
 
 static int load_config(verifier *v) {
-    snprintf(v->s.name, sizeof v->s.name, "none");
+    snprintf(v->q.name, sizeof v->q.name, "none");
     struct stat st;
     if (stat(v->config_path, &st) != 0) {
         if (errno == ENOENT) return MK_OK;
@@ -905,46 +969,131 @@ static bool tensor_like(const mk_tensor_info *t) {
 /* input_scale / input_zero_point of a quantized module: required, with one
  * value, for static activations.  One where activations are dynamic is
  * reported by check_companion. */
-static int check_input_tensor(verifier *v, const tensor_ref *w, size_t mlen, const char *suffix,
-                              bool wanted, bool need_float) {
+static int check_input_tensor(verifier *v, const scheme *s, const tensor_ref *w, size_t mlen,
+                              const char *suffix, bool wanted, bool need_float) {
     if (!wanted) return MK_OK;
     const tensor_ref *t = find_sibling(v, w->name, mlen, suffix);
     if (!t)
         return mk_fail(v->err, MK_ERR_INPUT,
-                       "%s: quantized weight '%s' has no '%.*s.%s' (%s's activations are static)",
-                       mk_st_path(w->file), w->name, (int)mlen, w->name, suffix, v->s.name);
+                       "%s: quantized weight '%s' has no '%.*s.%s' (activations are static in %s)",
+                       mk_st_path(w->file), w->name, (int)mlen, w->name, suffix, s->label);
     char sh[128];
     if (!tensor_like(t->info))
         return mk_fail(v->err, MK_ERR_INPUT, "%s: tensor '%s' has shape %s, expected [] or [1]",
                        mk_st_path(t->file), t->name, shape_str(t->info, sh, sizeof sh));
-    if (need_float && !allowed_scale_dtype(&v->s, t->info->dtype))
+    if (need_float && !allowed_scale_dtype(s, t->info->dtype))
         return mk_fail(v->err, MK_ERR_INPUT, "%s: tensor '%s' is %s, expected F32%s",
                        mk_st_path(t->file), t->name, mk_dtype_name(t->info->dtype),
-                       v->s.scale_any_float ? ", BF16 or F16" : "");
+                       s->scale_any_float ? ", BF16 or F16" : "");
     return MK_OK;
 }
 
-/* `w` is the quantized form of a module: its `weight` in the scheme's
- * dtype, or its `weight_packed`. */
-static int check_quantized(verifier *v, const tensor_ref *w, size_t mlen) {
-    const scheme *s = &v->s;
+/* The scheme whose targets match `module`.  compressed-tensors (like vLLM's
+ * find_matched_target) prefers a group naming the module, exactly or by
+ * "re:", to the group targeting every Linear; *twice gets a second group
+ * that also names it.  NULL when no group matches. */
+static const scheme *group_of(const qconfig *q, const char *module, const scheme **twice) {
+    *twice = NULL;
+    if (!q->ct) return &q->groups[0];
+    const scheme *by_name = NULL, *by_class = NULL;
+    for (size_t i = 0; i < q->n_groups; i++) {
+        const scheme *g = &q->groups[i];
+        if (name_set_names(&g->targets, module)) {
+            if (!by_name)
+                by_name = g;
+            else if (!*twice)
+                *twice = g;
+        }
+        if (g->targets.all && !by_class) by_class = g;
+    }
+    return by_name ? by_name : by_class;
+}
+
+/* A quantized primary tensor: weight_packed, or a one-byte `weight`. */
+static bool is_quantized_primary(const tensor_ref *t) {
+    const char *dot = strrchr(t->name, '.');
+    return (dot && strcmp(dot + 1, "weight_packed") == 0) || mk_dtype_size(t->info->dtype) == 1;
+}
+
+/* The scheme that the module of quantized primary `w` is checked against:
+ * the module must not be ignored and must match exactly one group by name,
+ * or else the group targeting every Linear. */
+static int quantized_group(verifier *v, const tensor_ref *w, size_t mlen, const scheme **out) {
+    const qconfig *q = &v->q;
     const char *path = mk_st_path(w->file);
+    if (v->last_module && strlen(v->last_module) == mlen &&
+        memcmp(v->last_module, w->name, mlen) == 0) {
+        *out = v->last_group;
+        return MK_OK;
+    }
     char *heap;
     const char *module = module_of(w, mlen, &heap);
     if (!module) return mk_fail(v->err, MK_ERR_INTERNAL, "out of memory");
+    const scheme *twice;
+    *out = NULL;
     int rc = MK_OK;
-    if (name_set_has(&s->ignore, module))
+    if (name_set_has(&q->ignore, module)) {
         rc = mk_fail(v->err, MK_ERR_INPUT,
                      "%s: tensor '%s' is quantized (%s) but module '%s' is in "
                      "quantization_config.%s, so engines would load it as unquantized",
-                     path, w->name, mk_dtype_name(w->info->dtype), module, s->ignore_key);
-    else if (s->ct && !name_set_has(&s->targets, module))
+                     path, w->name, mk_dtype_name(w->info->dtype), module, q->ignore_key);
+    } else if ((*out = group_of(q, module, &twice)) == NULL) {
+        if (q->n_groups == 1)
+            rc = mk_fail(v->err, MK_ERR_INPUT,
+                         "%s: tensor '%s' is quantized but module '%s' is not matched by "
+                         "quantization_config.config_groups.%s.targets",
+                         path, w->name, module, q->groups[0].group_name);
+        else
+            rc = mk_fail(v->err, MK_ERR_INPUT,
+                         "%s: module '%s' is quantized but matches no config group (tensor "
+                         "'%s'; no group of quantization_config.config_groups names it or "
+                         "targets Linear)",
+                         path, module, w->name);
+    } else if (twice) {
         rc = mk_fail(v->err, MK_ERR_INPUT,
-                     "%s: tensor '%s' is quantized but module '%s' is not matched by "
-                     "quantization_config.config_groups.%s.targets",
-                     path, w->name, module, s->group_name);
-    free(heap);
-    if (rc) return rc;
+                     "%s: module '%s' is matched by name by both "
+                     "quantization_config.config_groups.%s.targets and config_groups.%s.targets, "
+                     "so its scheme is ambiguous",
+                     path, module, (*out)->group_name, twice->group_name);
+    }
+    if (rc) {
+        free(heap);
+        return rc;
+    }
+    free(v->last_module);
+    v->last_module = heap;
+    v->last_group = *out;
+    return MK_OK;
+}
+
+/* Quantized primary `w` must be in the form of its scheme `s`. */
+static int check_form(verifier *v, const scheme *s, const tensor_ref *w) {
+    const char *path = mk_st_path(w->file);
+    mk_dtype dt = w->info->dtype;
+    const char *dot = strrchr(w->name, '.');
+    bool packed = dot && strcmp(dot + 1, "weight_packed") == 0;
+    if (packed && !s->packed)
+        return mk_fail(v->err, MK_ERR_INPUT, "%s: tensor '%s' is not part of the %s form", path,
+                       w->name, s->label);
+    if (!packed && s->packed)
+        return mk_fail(v->err, MK_ERR_INPUT,
+                       "%s: tensor '%s' is %s, but %s stores quantized weights as "
+                       "weight_packed (I32)",
+                       path, w->name, mk_dtype_name(dt), s->label);
+    if (!packed && dt != s->qdtype)
+        return mk_fail(v->err, MK_ERR_INPUT,
+                       "%s: tensor '%s' is %s, but %s stores quantized weights as %s", path,
+                       w->name, mk_dtype_name(dt), s->label, mk_dtype_name(s->qdtype));
+    return MK_OK;
+}
+
+/* `w` is the quantized form of a module: its `weight` in a one-byte dtype,
+ * or its `weight_packed`. */
+static int check_quantized(verifier *v, const tensor_ref *w, size_t mlen) {
+    const scheme *s;
+    int rc;
+    if ((rc = quantized_group(v, w, mlen, &s)) || (rc = check_form(v, s, w))) return rc;
+    const char *path = mk_st_path(w->file);
     v->r->n_quantized++;
     char sh[128], want[128];
     const mk_tensor_info *wi = w->info;
@@ -984,7 +1133,7 @@ static int check_quantized(verifier *v, const tensor_ref *w, size_t mlen) {
         bool has_other = find_sibling(v, w->name, mlen, other) != NULL;
         return mk_fail(v->err, MK_ERR_INPUT,
                        "%s: quantized weight '%s' has no scale '%.*s.%s' (%s)%s%.*s%s%s%s", path,
-                       w->name, (int)mlen, w->name, s->scale_suffix, s->name,
+                       w->name, (int)mlen, w->name, s->scale_suffix, s->label,
                        has_other ? "; '" : "", has_other ? (int)mlen : 0, w->name,
                        has_other ? "." : "", has_other ? other : "",
                        has_other ? "' is not a name this scheme uses" : "");
@@ -992,7 +1141,7 @@ static int check_quantized(verifier *v, const tensor_ref *w, size_t mlen) {
     const mk_tensor_info *si = sc->info;
     if (!allowed_scale_dtype(s, si->dtype))
         return mk_fail(v->err, MK_ERR_INPUT, "%s: scale '%s' is %s, but %s needs F32%s",
-                       mk_st_path(sc->file), sc->name, mk_dtype_name(si->dtype), s->name,
+                       mk_st_path(sc->file), sc->name, mk_dtype_name(si->dtype), s->label,
                        s->scale_any_float ? ", BF16 or F16" : " scales");
     int64_t rows = 0, cols = 0;
     switch (s->scale) {
@@ -1000,7 +1149,7 @@ static int check_quantized(verifier *v, const tensor_ref *w, size_t mlen) {
         if (!tensor_like(si))
             return mk_fail(v->err, MK_ERR_INPUT,
                            "%s: scale '%s' has shape %s, but %s needs one value ([] or [1])",
-                           mk_st_path(sc->file), sc->name, shape_str(si, sh, sizeof sh), s->name);
+                           mk_st_path(sc->file), sc->name, shape_str(si, sh, sizeof sh), s->label);
         break;
     case SCALE_CHANNEL: rows = n; cols = 1; break;
     case SCALE_BLOCK: rows = ceil_div(n, s->bn); cols = ceil_div(k, s->bk); break;
@@ -1012,17 +1161,17 @@ static int check_quantized(verifier *v, const tensor_ref *w, size_t mlen) {
         return mk_fail(v->err, MK_ERR_INPUT,
                        "%s: scale '%s' has shape %s, but %s weight '%s' of [%" PRId64 ", %" PRId64
                        "] needs %s",
-                       mk_st_path(sc->file), sc->name, shape_str(si, sh, sizeof sh), s->name,
+                       mk_st_path(sc->file), sc->name, shape_str(si, sh, sizeof sh), s->label,
                        w->name, n, k, want);
     }
-    if ((rc = check_input_tensor(v, w, mlen, "input_scale", s->static_input, true))) return rc;
-    return check_input_tensor(v, w, mlen, "input_zero_point", s->input_zero_point, false);
+    if ((rc = check_input_tensor(v, s, w, mlen, "input_scale", s->static_input, true))) return rc;
+    return check_input_tensor(v, s, w, mlen, "input_zero_point", s->input_zero_point, false);
 }
 
 /* A float `weight`: fine unless it is a linear the config says to quantize. */
 static int check_unquantized(verifier *v, const tensor_ref *t, size_t mlen) {
-    const scheme *s = &v->s;
-    if (s->packed && find_sibling(v, t->name, mlen, "weight_packed")) {
+    const qconfig *q = &v->q;
+    if (find_sibling(v, t->name, mlen, "weight_packed")) {
         const char *nm = sibling(v, t->name, mlen, "weight_packed");
         return mk_fail(v->err, MK_ERR_INPUT, "%s: module has both '%s' and '%s'",
                        mk_st_path(t->file), t->name, nm ? nm : "weight_packed");
@@ -1035,50 +1184,56 @@ static int check_unquantized(verifier *v, const tensor_ref *t, size_t mlen) {
     const char *module = module_of(t, mlen, &heap);
     if (!module) return mk_fail(v->err, MK_ERR_INTERNAL, "out of memory");
     int rc = MK_OK;
-    bool exempt = name_set_has(&s->ignore, module) ||
-                  (s->ct && !name_set_has(&s->targets, module)) ||
-                  (!s->ct && !s->has_ignore_list && never_quantized(t->name, mlen));
-    if (!exempt && !s->ct && !s->has_ignore_list)
+    const scheme *twice;
+    const scheme *s = group_of(q, module, &twice);
+    bool exempt = name_set_has(&q->ignore, module) || !s ||
+                  (!q->ct && !q->has_ignore_list && never_quantized(t->name, mlen));
+    if (!exempt && !q->ct && !q->has_ignore_list)
         rc = mk_fail(v->err, MK_ERR_INPUT,
                      "%s: tensor '%s' (%s) is stored unquantized as %s, but quantization_config "
                      "has no ignored_layers; without one only routers, lm_head and MTP "
                      "eh_proj/shared_head may stay unquantized in %s form",
                      mk_st_path(t->file), t->name, mk_tensor_kind_name(role.kind),
-                     mk_dtype_name(t->info->dtype), s->name);
+                     mk_dtype_name(t->info->dtype), s->label);
     else if (!exempt)
         rc = mk_fail(v->err, MK_ERR_INPUT,
                      "%s: tensor '%s' (%s) is stored unquantized as %s, but module '%s' is not in "
                      "quantization_config.%s, so engines would expect it in %s form",
                      mk_st_path(t->file), t->name, mk_tensor_kind_name(role.kind),
-                     mk_dtype_name(t->info->dtype), module, s->ignore_key, s->name);
+                     mk_dtype_name(t->info->dtype), module, q->ignore_key, s->label);
     free(heap);
     return rc;
 }
 
 static int check_weight(verifier *v, const tensor_ref *t, size_t mlen) {
-    const scheme *s = &v->s;
     mk_dtype dt = t->info->dtype;
-    if (!s->packed && dt == s->qdtype) return check_quantized(v, t, mlen);
     if (is_float(dt)) return check_unquantized(v, t, mlen);
-    if (mk_dtype_size(dt) == 1) {
-        if (s->packed)
-            return mk_fail(v->err, MK_ERR_INPUT,
-                           "%s: tensor '%s' is %s, but %s stores quantized weights as "
-                           "weight_packed (I32)",
-                           mk_st_path(t->file), t->name, mk_dtype_name(dt), s->name);
-        return mk_fail(v->err, MK_ERR_INPUT,
-                       "%s: tensor '%s' is %s, but %s stores quantized weights as %s",
-                       mk_st_path(t->file), t->name, mk_dtype_name(dt), s->name,
-                       mk_dtype_name(s->qdtype));
-    }
+    if (mk_dtype_size(dt) == 1) return check_quantized(v, t, mlen);
     return MK_OK;
 }
 
-/* A scale or other companion: it must be one the scheme uses, and belong
- * to a quantized weight (whose check covers its dtype and shape). */
+/* A scale or other companion: it must be one its module's scheme uses, and
+ * belong to a quantized weight (whose check covers its dtype and shape). */
 static int check_companion(verifier *v, const tensor_ref *t, size_t mlen, const char *suffix) {
-    const scheme *s = &v->s;
+    const qconfig *q = &v->q;
     const char *path = mk_st_path(t->file);
+    const tensor_ref *w = find_sibling(v, t->name, mlen, "weight_packed");
+    if (!w) w = find_sibling(v, t->name, mlen, "weight");
+    const scheme *s;
+    int rc;
+    bool quantized = w && is_quantized_primary(w);
+    if (quantized) {
+        /* The same failure its weight would report, whichever comes first. */
+        if ((rc = quantized_group(v, w, mlen, &s)) || (rc = check_form(v, s, w))) return rc;
+    } else {
+        char *heap;
+        const char *module = module_of(t, mlen, &heap);
+        if (!module) return mk_fail(v->err, MK_ERR_INTERNAL, "out of memory");
+        const scheme *twice;
+        s = group_of(q, module, &twice);
+        if (!s) s = &q->groups[0];
+        free(heap);
+    }
     bool used = strcmp(suffix, s->scale_suffix) == 0 ||
                 (s->packed && strcmp(suffix, "weight_shape") == 0) ||
                 (s->static_input && strcmp(suffix, "input_scale") == 0) ||
@@ -1087,17 +1242,15 @@ static int check_companion(verifier *v, const tensor_ref *t, size_t mlen, const 
         if (strcmp(suffix, "input_scale") == 0 || strcmp(suffix, "input_zero_point") == 0)
             return mk_fail(v->err, MK_ERR_INPUT,
                            "%s: tensor '%s' is unexpected: %s activations are dynamic%s", path,
-                           t->name, s->name,
+                           t->name, s->label,
                            strcmp(suffix, "input_zero_point") == 0 ? " or symmetric" : "");
         return mk_fail(v->err, MK_ERR_INPUT,
                        "%s: tensor '%s' is not part of the %s form (its scales are named %s%s)",
-                       path, t->name, s->name, s->scale_suffix,
+                       path, t->name, s->label, s->scale_suffix,
                        s->packed ? ", beside weight_packed and weight_shape" : "");
     }
-    const char *primary = s->packed ? "weight_packed" : "weight";
-    const tensor_ref *w = find_sibling(v, t->name, mlen, primary);
-    if (w && (s->packed || w->info->dtype == s->qdtype)) return MK_OK;
-    const char *nm = sibling(v, t->name, mlen, primary);
+    if (quantized) return MK_OK;
+    const char *nm = sibling(v, t->name, mlen, s->packed ? "weight_packed" : "weight");
     if (!nm) return mk_fail(v->err, MK_ERR_INTERNAL, "out of memory");
     if (w)
         return mk_fail(v->err, MK_ERR_INPUT,
@@ -1109,7 +1262,7 @@ static int check_companion(verifier *v, const tensor_ref *t, size_t mlen, const 
 }
 
 static int check_tensors(verifier *v) {
-    if (!v->s.quantized) return MK_OK;
+    if (!v->q.quantized) return MK_OK;
     for (size_t i = 0; i < v->n_refs; i++) {
         const tensor_ref *t = &v->refs[i];
         const char *dot = strrchr(t->name, '.');
@@ -1120,10 +1273,7 @@ static int check_tensors(verifier *v) {
         if (strcmp(suffix, "weight") == 0)
             rc = check_weight(v, t, mlen);
         else if (strcmp(suffix, "weight_packed") == 0)
-            rc = v->s.packed ? check_quantized(v, t, mlen)
-                             : mk_fail(v->err, MK_ERR_INPUT,
-                                       "%s: tensor '%s' is not part of the %s form",
-                                       mk_st_path(t->file), t->name, v->s.name);
+            rc = check_quantized(v, t, mlen);
         else if (is_companion(suffix))
             rc = check_companion(v, t, mlen, suffix);
         if (rc) return rc;
@@ -1199,13 +1349,15 @@ static int hash_file(verifier *v, const manifest_file *mf, unsigned char *buf) {
 static int check_manifest(verifier *v) {
     if (!v->manifest) return MK_OK;
     /* `convert --scheme bf16|f16` writes plain checkpoints: scheme "none" here. */
-    bool cast = !v->s.quantized && v->manifest_scheme &&
+    bool cast = !v->q.quantized && v->manifest_scheme &&
                 (strcmp(v->manifest_scheme, "bf16") == 0 || strcmp(v->manifest_scheme, "f16") == 0);
-    if (v->manifest_scheme && !cast && strcmp(v->manifest_scheme, v->s.name) != 0)
+    /* `convert --recipe` says "mixed" whatever groups its recipe came to. */
+    bool mixed = v->q.quantized && v->manifest_scheme && strcmp(v->manifest_scheme, "mixed") == 0;
+    if (v->manifest_scheme && !cast && !mixed && strcmp(v->manifest_scheme, v->q.name) != 0)
         return mk_fail(v->err, MK_ERR_INPUT,
                        "%s: scheme '%.60s' does not match the '%s' that config.json and the "
                        "tensors describe",
-                       v->manifest_path, v->manifest_scheme, v->s.name);
+                       v->manifest_path, v->manifest_scheme, v->q.name);
     /* A manifest that leaves a shard out would let that shard's bytes rot
      * unnoticed: the loader-facing files must all be covered. */
     int rc;
@@ -1253,7 +1405,7 @@ static int run(verifier *v) {
     if ((rc = mk_ckpt_load_all(v->ckpt, v->err)) || (rc = check_unlisted(v)) ||
         (rc = check_folder_shards(v)) || (rc = collect_tensors(v)) || (rc = load_config(v)))
         return rc;
-    snprintf(v->r->scheme, sizeof v->r->scheme, "%s", v->s.name);
+    snprintf(v->r->scheme, sizeof v->r->scheme, "%s", v->q.name);
     if ((rc = check_tensors(v))) return rc;
     return check_manifest(v);
 }
@@ -1275,8 +1427,7 @@ int mk_verify(const char *dir, mk_verify_report *r, mk_error *err) {
     snprintf(v.config_path, sizeof v.config_path, "%s/%s", clean, CONFIG_NAME);
     snprintf(v.manifest_path, sizeof v.manifest_path, "%s/%s", clean, MANIFEST_NAME);
     int rc = run(&v);
-    name_set_free(&v.s.ignore);
-    name_set_free(&v.s.targets);
+    qconfig_free(&v.q);
     if (v.cfg) mk_config_free(&v.cfg_store);
     json_decref(v.config);
     json_decref(v.manifest);
@@ -1284,6 +1435,7 @@ int mk_verify(const char *dir, mk_verify_report *r, mk_error *err) {
     free(v.refs);
     free(v.slots);
     free(v.buf);
+    free(v.last_module);
     mk_ckpt_close(v.ckpt);
     return rc;
 }

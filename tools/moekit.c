@@ -17,6 +17,7 @@ static const struct {
 } k_cmds[] = {
     {"inspect", cmd_inspect, "architecture, layers, experts, dtypes, parameter counts, findings"},
     {"convert", cmd_convert, "quantize to FP8 / INT8 per-expert shards that vLLM and SGLang load"},
+    {"merge", cmd_merge, "finish a conversion run as --part I/N pieces: index, config, manifest"},
     {"verify", cmd_verify, "check a converted checkpoint: layout, scales, config, manifest hashes"},
     {"synth", cmd_synth, "write a small, structurally faithful synthetic MoE checkpoint"},
 };

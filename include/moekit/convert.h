@@ -22,21 +22,11 @@
 
 #include "moekit/dtype.h"
 #include "moekit/error.h"
+#include "moekit/scheme.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum mk_scheme {
-    MK_SCHEME_FP8_BLOCK,    /* E4M3 + F32 weight_scale_inv [ceil(N/128), ceil(K/128)] */
-    MK_SCHEME_FP8_TENSOR,   /* E4M3 + F32 weight_scale (one value) */
-    MK_SCHEME_FP8_CHANNEL,  /* E4M3 + F32 weight_scale [N,1], compressed-tensors */
-    MK_SCHEME_INT8_CHANNEL, /* I8 + F32 weight_scale [N,1], compressed-tensors W8A8 */
-    MK_SCHEME_INT8_GROUP,   /* weight-only INT8, groups of 128 along K, pack-quantized */
-    MK_SCHEME_BF16,         /* cast / dequantize to BF16 */
-    MK_SCHEME_F16,          /* cast / dequantize to F16 */
-    MK_SCHEME_COUNT
-} mk_scheme;
 
 typedef enum mk_shard_by {
     MK_SHARD_BY_EXPERT,       /* one file per routed expert id + size-capped rest */
@@ -44,8 +34,6 @@ typedef enum mk_shard_by {
     MK_SHARD_BY_SIZE          /* size-capped files only, as huggingface_hub shards */
 } mk_shard_by;
 
-const char *mk_scheme_name(mk_scheme s);            /* "fp8-block" */
-int mk_scheme_parse(const char *s, mk_scheme *out); /* 0 ok, -1 unknown */
 const char *mk_shard_by_name(mk_shard_by s);
 int mk_shard_by_parse(const char *s, mk_shard_by *out);
 
@@ -60,26 +48,57 @@ typedef struct mk_convert_event {
     uint64_t in_bytes, out_bytes; /* weight (and scale) bytes read and written */
 } mk_convert_event;
 
+struct mk_recipe;
+
 typedef struct mk_convert_opts {
     mk_scheme scheme;
+    const struct mk_recipe *recipe; /* optional; its scheme, keep and overrides win */
     mk_shard_by shard_by;         /* MoE default: EXPERT; dense models fall back to SIZE */
     uint64_t max_shard_bytes;     /* size-capped files; default 5 GB (5e9) */
     int threads;                  /* 0: OpenMP default */
-    bool force;                   /* allow an output folder that holds a checkpoint */
+    bool force;                   /* replace a checkpoint or partial conversion in OUT */
+    bool resume;                  /* keep the journaled files that still verify, redo the rest */
+    bool dry_run;                 /* plan and report, write nothing */
+    bool stats;                   /* measure the reconstruction error of quantized weights */
+    int part_index, part_count;   /* convert part I of N (0-based); N = 0: everything */
     void (*progress)(uint64_t done, uint64_t total, void *ctx);
     void (*on_tensor)(const mk_convert_event *ev, void *ctx);
+    /* One call per output file: planned (dry run), kept (resume) or written. */
+    void (*on_file)(const char *name, uint64_t bytes, size_t tensors, const char *what, void *ctx);
     void (*on_warning)(const char *msg, void *ctx);
     void *ctx;
 } mk_convert_opts;
 
 void mk_convert_defaults(mk_convert_opts *o);
 
+/* Reconstruction error of dequantized weights against the source, for one
+ * tensor or a group of them (llama.cpp quantize-stats' figures, plus SQNR). */
+typedef struct mk_error_stats {
+    char label[160];          /* tensor name, class ("routed_expert") or "layer 12" */
+    const char *scheme;       /* tensors only */
+    uint64_t tensors, elems;
+    double sum_sq_src, sum_sq_err, max_abs_err;
+    double rmse;              /* sqrt(sum_sq_err / elems) */
+    double sqnr_db;           /* 10 log10(sum_sq_src / sum_sq_err); +inf when exact */
+} mk_error_stats;
+
 typedef struct mk_convert_result {
+    char scheme[16];                /* the scheme, or "mixed" */
     uint64_t tensors_in, tensors_out, quantized;
     uint64_t bytes_in, bytes_out;   /* tensor data */
-    int files;                      /* safetensors files written */
+    uint64_t params;                /* source elements */
+    uint64_t quantized_params, quantized_bytes; /* quantized weights and their scales */
+    double bits_per_weight;         /* bytes_out * 8 / params */
+    double bits_per_quantized_weight;
+    int files;                      /* safetensors files in the plan */
+    int files_written, files_kept;  /* this run (parts: this part's share) */
     int copied;                     /* side files copied (tokenizer, ...) */
+    /* With opts.stats: per quantized tensor, per class and per layer. */
+    mk_error_stats *tensor_stats, *class_stats, *layer_stats;
+    size_t n_tensor_stats, n_class_stats, n_layer_stats;
 } mk_convert_result;
+
+void mk_convert_result_free(mk_convert_result *r);
 
 /* Converts checkpoint `src` into folder `out`.  MK_ERR_INPUT for bad input
  * (naming the file and tensor or key), MK_ERR_INTERNAL for I/O failures on
@@ -88,6 +107,13 @@ typedef struct mk_convert_result {
  * at the end. */
 int mk_convert(const char *src, const char *out, const mk_convert_opts *o,
                mk_convert_result *res, mk_error *err);
+
+/* After every `part_index/part_count` run has finished: checks that all
+ * parts are complete and agree, then writes the index, config.json, side
+ * files and manifest exactly as a single run would have.  Uses the
+ * callbacks and `threads` of `o` only. */
+int mk_convert_merge(const char *out, const mk_convert_opts *o, mk_convert_result *res,
+                     mk_error *err);
 
 #ifdef __cplusplus
 }

@@ -25,7 +25,8 @@ extern "C" {
 
 typedef struct mk_verify_report {
     char scheme[32];           /* "fp8-block", "fp8-tensor", "fp8-channel", "fp8-ct-block",
-                                  "int8-channel", "int8-group", or "none" */
+                                  "int8-channel", "int8-group", "mixed" (several
+                                  compressed-tensors groups) or "none" */
     uint64_t n_files;          /* safetensors files */
     uint64_t n_tensors;
     uint64_t n_quantized;      /* quantized weights checked with their scales */

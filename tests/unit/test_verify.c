@@ -824,3 +824,209 @@ TEST(verify_honours_compressed_tensors_targets) {
     CHECK_EQ_INT(write_folder(dir2, &s, CT_CHANNEL, qc, false), 0);
     EXPECT_REJECTS(dir2, "model.layers.0.", "config_groups.experts.targets");
 }
+
+/* ---- compressed-tensors with several config groups ---- */
+
+#define T_LINEAR "\"Linear\""
+#define T_QA "\"model.layers.0.self_attn.q_a_proj\""
+#define T_DOWN "\"model.layers.0.mlp.down_proj\""
+#define T_DOWN_RE "\"re:model\\\\.layers\\\\.0\\\\.mlp\\\\.down_proj$\""
+#define T_EXPERT "\"model.layers.1.mlp.experts.0.gate_proj\""
+#define T_EXPERT_RE "\"re:model\\\\.layers\\\\.1\\\\.mlp\\\\.experts\\\\.[0-9]+\\\\.gate_proj$\""
+
+#define DYNAMIC_TOKEN(type)                                                                  \
+    "{\"num_bits\": 8, \"type\": \"" type "\", \"symmetric\": true, \"dynamic\": true,"      \
+    " \"strategy\": \"token\", \"group_size\": null}"
+#define G_FP8_CHANNEL(targets)                                                               \
+    "{\"targets\": [" targets "], \"format\": \"float-quantized\", \"weights\": {\"num_bits\":" \
+    " 8, \"type\": \"float\", \"symmetric\": true, \"dynamic\": false, \"strategy\":"        \
+    " \"channel\", \"group_size\": null}, \"input_activations\": " DYNAMIC_TOKEN("float") "}"
+#define G_INT8_CHANNEL(targets)                                                              \
+    "{\"targets\": [" targets "], \"format\": \"int-quantized\", \"weights\": {\"num_bits\":" \
+    " 8, \"type\": \"int\", \"symmetric\": true, \"dynamic\": false, \"strategy\":"          \
+    " \"channel\", \"group_size\": null}, \"input_activations\": " DYNAMIC_TOKEN("int") "}"
+#define G_INT8_GROUP(targets)                                                                \
+    "{\"targets\": [" targets "], \"format\": \"pack-quantized\", \"weights\": {\"num_bits\":" \
+    " 8, \"type\": \"int\", \"symmetric\": true, \"dynamic\": false, \"strategy\": \"group\"," \
+    " \"group_size\": 32}}"
+#define G_FP8_BLOCK(targets)                                                                 \
+    "{\"targets\": [" targets "], \"format\": \"float-quantized\", \"weights\": {\"num_bits\":" \
+    " 8, \"type\": \"float\", \"symmetric\": true, \"dynamic\": false, \"strategy\":"        \
+    " \"block\", \"group_size\": null, \"block_structure\": [128, 128]},"                     \
+    " \"input_activations\": {\"num_bits\": 8, \"type\": \"float\", \"symmetric\": true,"    \
+    " \"dynamic\": true, \"strategy\": \"group\", \"group_size\": 128}}"
+
+/* A config as `convert --recipe` writes it: `groups` is the inside of
+ * config_groups, the top-level format "mixed-precision". */
+static const char *mixed_config(const char *groups) {
+    static char buf[8192];
+    snprintf(buf, sizeof buf,
+             "{\"quant_method\": \"compressed-tensors\", \"format\": \"mixed-precision\","
+             " \"quantization_status\": \"compressed\", \"config_groups\": {%s}, \"ignore\": "
+             CT_IGNORE ", \"kv_cache_scheme\": null, \"global_compression_ratio\": null,"
+             " \"sparsity_config\": {}}",
+             groups);
+    return buf;
+}
+
+/* Re-stores module `m` ([n, k]) as form f. */
+static void restore_as(spec *s, form f, const char *m, int64_t n, int64_t k) {
+    static const char *const suffixes[] = {"weight", "weight_scale", "weight_scale_inv",
+                                           "weight_packed", "weight_shape"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        char t[128];
+        snprintf(t, sizeof t, "%s.%s", m, suffixes[i]);
+        drop(s, t);
+    }
+    add_quantized(s, f, m, n, k);
+}
+
+/* Module `m` in compressed-tensors' FP8 128x128 block form. */
+static void restore_as_ct_block128(spec *s, const char *m, int64_t n, int64_t k) {
+    restore_as(s, NONE, m, n, k);
+    char t[128];
+    snprintf(t, sizeof t, "%s.weight", m);
+    find(s, t)->dt = MK_DT_F8_E4M3;
+    snprintf(t, sizeof t, "%s.weight_scale", m);
+    add(s, t, MK_DT_F32, 2, cdiv(n, 128), cdiv(k, 128));
+}
+
+static void expect_verified(const char *dir, const char *scheme, uint64_t n_quantized) {
+    mk_verify_report r;
+    mk_error err = {0};
+    CHECKF(mk_verify(dir, &r, &err) == MK_OK, "%s", err.msg);
+    CHECKF(strcmp(r.scheme, scheme) == 0, "reported as %s", r.scheme);
+    CHECK_EQ_INT(r.n_quantized, n_quantized);
+}
+
+/* fp8-channel for every Linear, int8-channel for the dense MLP (by name)
+ * and the experts (by regex): names win over the class target. */
+static void two_group_spec(spec *s) {
+    base_spec(s, CT_CHANNEL);
+    restore_as(s, INT8_CHANNEL, "model.layers.0.mlp.down_proj", 64, 128);
+    restore_as(s, INT8_CHANNEL, "model.layers.1.mlp.experts.0.gate_proj", 32, 64);
+}
+
+static const char *two_group_config(void) {
+    return mixed_config("\"group_0\": " G_FP8_CHANNEL(T_LINEAR) ", \"group_1\": "
+                        G_INT8_CHANNEL(T_DOWN ", " T_EXPERT_RE));
+}
+
+TEST(verify_accepts_two_config_groups) {
+    const char *dir = subdir("two");
+    spec s;
+    two_group_spec(&s);
+    CHECK_EQ_INT(write_folder(dir, &s, CT_CHANNEL, two_group_config(), false), 0);
+    write_manifest(dir, "mixed");
+    expect_verified(dir, "mixed", 3);
+    /* The manifest must agree all the same. */
+    write_manifest(dir, "fp8-channel");
+    EXPECT_REJECTS(dir, "moekit.json", "scheme 'fp8-channel' does not match the 'mixed'");
+    /* One group keeps its own name, and "mixed" from a recipe is accepted. */
+    const char *dir2 = subdir("one");
+    base_spec(&s, INT8_CHANNEL);
+    CHECK_EQ_INT(write_folder(dir2, &s, INT8_CHANNEL,
+                              mixed_config("\"group_0\": " G_INT8_CHANNEL(T_LINEAR)), false),
+                 0);
+    write_manifest(dir2, "mixed");
+    expect_verified(dir2, "int8-channel", 3);
+}
+
+TEST(verify_accepts_three_config_groups_with_ct_block) {
+    const char *dir = mk_test_tmpdir();
+    spec s;
+    base_spec(&s, CT_CHANNEL);
+    restore_as_ct_block128(&s, "model.layers.0.mlp.down_proj", 64, 128);
+    restore_as(&s, INT8_GROUP, "model.layers.1.mlp.experts.0.gate_proj", 32, 64);
+    const char *qc = mixed_config("\"group_0\": " G_FP8_CHANNEL(T_LINEAR) ", \"group_1\": "
+                                  G_INT8_GROUP(T_EXPERT_RE) ", \"group_2\": "
+                                  G_FP8_BLOCK(T_DOWN_RE));
+    CHECK_EQ_INT(write_folder(dir, &s, CT_CHANNEL, qc, false), 0);
+    write_manifest(dir, "mixed");
+    expect_verified(dir, "mixed", 3);
+    /* The block group's scales are [ceil(N/128), ceil(K/128)]. */
+    find(&s, "model.layers.0.mlp.down_proj.weight_scale")->shape[1] = 2;
+    CHECK_EQ_INT(write_folder(dir, &s, CT_CHANNEL, qc, false), 0);
+    EXPECT_REJECTS(dir, "model.layers.0.mlp.down_proj.weight_scale",
+                   "fp8-ct-block (config_groups.group_2) weight");
+    EXPECT_REJECTS(dir, "needs [1, 1]", NULL);
+    /* ... named weight_scale, not weight_scale_inv. */
+    restore_as_ct_block128(&s, "model.layers.0.mlp.down_proj", 64, 128);
+    snprintf(find(&s, "model.layers.0.mlp.down_proj.weight_scale")->name, 128,
+             "model.layers.0.mlp.down_proj.weight_scale_inv");
+    CHECK_EQ_INT(write_folder(dir, &s, CT_CHANNEL, qc, false), 0);
+    EXPECT_REJECTS(dir, "model.layers.0.mlp.down_proj.weight_scale", "fp8-ct-block");
+}
+
+TEST(verify_rejects_module_named_by_two_config_groups) {
+    const char *dir = mk_test_tmpdir();
+    spec s;
+    two_group_spec(&s);
+    const char *qc = mixed_config("\"group_0\": " G_FP8_CHANNEL(T_LINEAR) ", \"group_1\": "
+                                  G_INT8_CHANNEL(T_DOWN ", " T_EXPERT_RE) ", \"group_2\": "
+                                  G_INT8_CHANNEL(T_DOWN_RE));
+    CHECK_EQ_INT(write_folder(dir, &s, CT_CHANNEL, qc, false), 0);
+    EXPECT_REJECTS(dir, "module 'model.layers.0.mlp.down_proj' is matched by name by both",
+                   "config_groups.group_1.targets and config_groups.group_2.targets");
+    /* Two class targets would be as ambiguous for every other module. */
+    qc = mixed_config("\"group_0\": " G_FP8_CHANNEL(T_LINEAR) ", \"group_1\": "
+                      G_INT8_CHANNEL(T_LINEAR ", " T_DOWN));
+    CHECK_EQ_INT(write_folder(dir, &s, CT_CHANNEL, qc, false), 0);
+    EXPECT_REJECTS(dir, "config_groups.group_0 and config_groups.group_1", "every Linear");
+}
+
+TEST(verify_rejects_quantized_module_matching_no_config_group) {
+    const char *dir = mk_test_tmpdir();
+    spec s;
+    two_group_spec(&s);
+    const char *qc = mixed_config("\"group_0\": " G_FP8_CHANNEL(T_QA) ", \"group_1\": "
+                                  G_INT8_CHANNEL(T_EXPERT_RE));
+    CHECK_EQ_INT(write_folder(dir, &s, CT_CHANNEL, qc, false), 0);
+    EXPECT_REJECTS(dir, "module 'model.layers.0.mlp.down_proj' is quantized but matches no "
+                        "config group",
+                   NULL);
+}
+
+TEST(verify_rejects_tensors_outside_their_config_groups_form) {
+    /* An I8 weight where its group (the Linear one) stores FP8. */
+    const char *dir = subdir("i8");
+    spec s;
+    two_group_spec(&s);
+    restore_as(&s, INT8_CHANNEL, "model.layers.0.self_attn.q_a_proj", 40, 70);
+    CHECK_EQ_INT(write_folder(dir, &s, CT_CHANNEL, two_group_config(), false), 0);
+    EXPECT_REJECTS(dir, "'model.layers.0.self_attn.q_a_proj.weight' is I8",
+                   "fp8-channel (config_groups.group_0) stores quantized weights as F8_E4M3");
+    /* An FP8 weight that its name puts in the INT8 group. */
+    const char *dir2 = subdir("fp8");
+    two_group_spec(&s);
+    restore_as(&s, CT_CHANNEL, "model.layers.1.mlp.experts.0.gate_proj", 32, 64);
+    CHECK_EQ_INT(write_folder(dir2, &s, CT_CHANNEL, two_group_config(), false), 0);
+    EXPECT_REJECTS(dir2, "'model.layers.1.mlp.experts.0.gate_proj.weight' is F8_E4M3",
+                   "int8-channel (config_groups.group_1) stores quantized weights as I8");
+    /* A packed weight in a group whose weights are not packed. */
+    const char *dir3 = subdir("packed");
+    two_group_spec(&s);
+    restore_as(&s, INT8_GROUP, "model.layers.0.mlp.down_proj", 64, 128);
+    CHECK_EQ_INT(write_folder(dir3, &s, CT_CHANNEL, two_group_config(), false), 0);
+    EXPECT_REJECTS(dir3, "model.layers.0.mlp.down_proj.weight_packed",
+                   "not part of the int8-channel (config_groups.group_1) form");
+}
+
+TEST(verify_rejects_unquantized_linear_a_group_names) {
+    /* No class target: a BF16 linear no group names needs no ignore entry... */
+    const char *dir = subdir("untargeted");
+    spec s;
+    two_group_spec(&s);
+    restore_as(&s, NONE, "model.layers.0.self_attn.q_a_proj", 40, 70);
+    const char *qc = mixed_config("\"group_0\": " G_INT8_CHANNEL(T_DOWN) ", \"group_1\": "
+                                  G_INT8_CHANNEL(T_EXPERT));
+    CHECK_EQ_INT(write_folder(dir, &s, CT_CHANNEL, qc, false), 0);
+    expect_verified(dir, "mixed", 2);
+    /* ... but one a group names does. */
+    const char *dir2 = subdir("named");
+    restore_as(&s, NONE, "model.layers.1.mlp.experts.0.gate_proj", 32, 64);
+    CHECK_EQ_INT(write_folder(dir2, &s, CT_CHANNEL, qc, false), 0);
+    EXPECT_REJECTS(dir2, "'model.layers.1.mlp.experts.0.gate_proj.weight' (routed_expert)",
+                   "is not in quantization_config.ignore, so engines would expect it in "
+                   "int8-channel (config_groups.group_1) form");
+}
