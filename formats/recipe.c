@@ -138,7 +138,10 @@ int mk_recipe_parse(const char *text, size_t len, const char *path, mk_recipe *r
     memset(r, 0, sizeof *r);
     r->path = strdup(path);
     r->text = malloc(len + 1);
-    if (!r->path || !r->text) return mk_fail(err, MK_ERR_INTERNAL, "out of memory");
+    if (!r->path || !r->text) {
+        mk_recipe_free(r);
+        return mk_fail(err, MK_ERR_INTERNAL, "out of memory");
+    }
     memcpy(r->text, text, len);
     r->text[len] = '\0';
     yaml_parser_t parser;
@@ -149,6 +152,7 @@ int mk_recipe_parse(const char *text, size_t len, const char *path, mk_recipe *r
         int rc = mk_fail(err, MK_ERR_INPUT, "%s:%zu: invalid YAML: %s", path,
                          parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
         yaml_parser_delete(&parser);
+        mk_recipe_free(r);
         return rc;
     }
     yaml_parser_delete(&parser);
@@ -189,6 +193,7 @@ int mk_recipe_parse(const char *text, size_t len, const char *path, mk_recipe *r
     }
 done:
     yaml_document_delete(&doc);
+    if (rc) mk_recipe_free(r); /* nothing half-built reaches the caller */
     return rc;
 }
 

@@ -4,7 +4,7 @@
  *   scheme: fp8-channel            # default for quantizable weights
  *   keep:                          # stay in source precision
  *     - "model.layers.[0-2].*"
- *     - "re:.*\.mlp\.gate\..*"
+ *     - 're:.*\.mlp\.gate\..*'    # single quotes: YAML leaves backslashes alone
  *   overrides:                     # ordered; first match wins
  *     - match: "*.self_attn.*"
  *       scheme: int8-channel       # or "keep"
