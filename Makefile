@@ -43,7 +43,7 @@ test: build $(SAN_BUILD)/build.ninja
 	tests/run.sh $(BUILD) $(SAN_BUILD)
 
 bench: build
-	ninja -C $(BUILD) bench_index bench_kernels
+	ninja -C $(BUILD) bench_index bench_kernels bench_dryrun
 	bench/run.sh $(BUILD)
 
 clean:

@@ -5,7 +5,7 @@
 set -euo pipefail
 BUILD=${1:-build}
 shift || true
-parts=${*:-index kernels convert rss}
+parts=${*:-index dryrun kernels convert rss}
 MK=$(realpath "$BUILD/moekit")
 tmp=${BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$tmp"
@@ -40,6 +40,18 @@ for _ in range(7):
 print(f"python_json_load_ms {statistics.median(ts)*1e3:.2f}")
 PY
     awk '/^moekit_open_ms/{m=$2} /^python_json_load_ms/{p=$2} END{printf "ratio_open_vs_python_json %.2f (target: open well under 1000 ms)\n", m/p}' "$tmp/bench-idx.txt"
+    ;;
+dryrun)
+    echo "== convert --dry-run of a DeepSeek-V3-sized BF16 checkpoint (163 sparse shards, real headers)"
+    mkdir -p "$tmp/bench-dry"
+    "$BUILD/bench_dryrun" "$tmp/bench-dry" | tee "$tmp/bench-dry.txt"
+    python3 - "$tmp/bench-dry" <<'PY' | tee -a "$tmp/bench-dry.txt"
+import json, os, sys, time
+t0 = time.perf_counter()
+json.load(open(os.path.join(sys.argv[1], "model.safetensors.index.json")))
+print(f"python_json_load_index_ms {(time.perf_counter() - t0) * 1e3:.1f}")
+PY
+    awk '/^moekit_dry_run_ms/{m=$2} /^python_json_load_index_ms/{p=$2} END{printf "ratio_dry_run_vs_python_index_load %.2f (target: dry run under 1000 ms)\n", m/p}' "$tmp/bench-dry.txt"
     ;;
 kernels)
     echo "== kernels: F16/BF16 -> E4M3 with 128x128 block scales, one core, vs memcpy on one core"
