@@ -203,10 +203,12 @@ static int write_manifest(const mk_plan *p, const char *out, name_list *others,
                                                    (json_int_t)all[i].bytes, "xxh64", hex));
         }
         const mk_recipe *r = p->opts.recipe;
-        json_t *m = json_pack("{s:s, s:i, s:s, s:s, s:s, s:o, s:o}", "format", "moekit-manifest",
+        char fp[17];
+        snprintf(fp, sizeof fp, "%016llx", (unsigned long long)mk_plan_fingerprint(p));
+        json_t *m = json_pack("{s:s, s:i, s:s, s:s, s:s, s:o, s:s, s:o}", "format", "moekit-manifest",
                               "version", 1, "moekit_version", "0.1.0", "scheme", plan_scheme(p),
                               "shard_by", mk_shard_by_name(p->opts.shard_by), "recipe",
-                              r ? json_string(r->text) : json_null(), "files", files);
+                              r ? json_string(r->text) : json_null(), "fingerprint", fp, "files", files);
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", out, MANIFEST_NAME);
         rc = mk_write_json_atomic(path, m, JSON_INDENT(2), err);
@@ -414,6 +416,14 @@ int mk_convert(const char *src, const char *out, const mk_convert_opts *o, mk_co
                 rc = mk_fail(err, MK_ERR_INPUT,
                              "%s: this unfinished conversion used another source or other options; "
                              "rerun it with those, or use --force to start over", jpath);
+            have_old = !rc;
+        }
+    } else if (!rc && o->resume && !o->part_count) {
+        /* A run that had finished: its manifest can vouch for its files. */
+        char mpath[PATH_MAX];
+        snprintf(mpath, sizeof mpath, "%s/%s", out, MANIFEST_NAME);
+        if (access(mpath, F_OK) == 0) {
+            rc = mk_journal_from_manifest(&old, mpath, fp, err);
             have_old = !rc;
         }
     }

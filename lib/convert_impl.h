@@ -117,6 +117,9 @@ void mk_journal_name(char *buf, size_t cap, int part_index, int part_count);
 int mk_journal_create(mk_journal *j, const char *path, json_t *header, mk_error *err);
 /* Reads a journal; a torn last line (a crash mid-append) is ignored. */
 int mk_journal_read(mk_journal *j, const char *path, mk_error *err);
+/* The files a finished run's manifest lists; MK_ERR_INPUT when its plan
+ * fingerprint is not `fingerprint`. */
+int mk_journal_from_manifest(mk_journal *j, const char *path, uint64_t fingerprint, mk_error *err);
 int mk_journal_append(mk_journal *j, const mk_file_record *r, mk_error *err);
 int mk_journal_finish(mk_journal *j, mk_error *err);
 const mk_file_record *mk_journal_find(const mk_journal *j, const char *name);

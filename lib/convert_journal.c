@@ -230,3 +230,39 @@ void mk_plan_parts(const mk_plan *p, int part_count, int *owner) {
     free(order);
     free(load);
 }
+
+int mk_journal_from_manifest(mk_journal *j, const char *path, uint64_t fingerprint, mk_error *err) {
+    memset(j, 0, sizeof *j);
+    j->fd = -1;
+    snprintf(j->path, sizeof j->path, "%s", path);
+    json_error_t je;
+    json_t *m = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fingerprint);
+    const char *fp = json_string_value(json_object_get(m, "fingerprint"));
+    int rc = MK_OK;
+    if (!fp || strcmp(fp, hex) != 0)
+        rc = mk_fail(err, MK_ERR_INPUT,
+                     "%s: this conversion used another source or other options; rerun it with "
+                     "those, or use --force to replace it", path);
+    if (!rc) {
+        json_t *files = json_object_get(m, "files"), *f;
+        size_t i;
+        json_array_foreach(files, i, f) {
+            const char *name = json_string_value(json_object_get(f, "name"));
+            const char *x = json_string_value(json_object_get(f, "xxh64"));
+            json_t *b = json_object_get(f, "bytes");
+            mk_file_record r = {0};
+            if (!name || strlen(name) >= sizeof r.name || !x || !json_is_integer(b)) continue;
+            snprintf(r.name, sizeof r.name, "%s", name);
+            r.bytes = (uint64_t)json_integer_value(b);
+            r.xxh64 = strtoull(x, NULL, 16);
+            if (add_record(j, &r)) {
+                rc = mk_fail(err, MK_ERR_INTERNAL, "out of memory");
+                break;
+            }
+        }
+    }
+    json_decref(m);
+    return rc;
+}

@@ -177,5 +177,9 @@ MOEKIT_TEST_CRASH=published:2 "$MK" convert "$src" "$tmp/other" >/dev/null 2>&1
 run resume_other_options_refused 2 "$MK" convert "$src" "$tmp/other" --resume --scheme int8-channel && { grep -q "other options" <<<"$err" && ok resume_other_options_refused || bad resume_other_options_refused "$err"; }
 run force_restarts 0 "$MK" convert "$src" "$tmp/other" --force --scheme int8-channel && run force_result_verifies 0 "$MK" verify "$tmp/other" && ok force_restarts
 
+# --resume on a finished run keeps everything its manifest vouches for
+run resume_finished_run 0 "$MK" convert "$src" "$tmp/single" --resume && { grep -q "(9 kept" <<<"$out" && ok resume_finished_run || bad resume_finished_run "$out"; }
+run resume_finished_other_options 2 "$MK" convert "$src" "$tmp/single" --resume --shard-by size && { grep -q "other options" <<<"$err" && ok resume_finished_other_options || bad resume_finished_other_options "$err"; }
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
