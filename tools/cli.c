@@ -120,3 +120,5 @@ void cli_progress_cb(uint64_t done, uint64_t total, void *ctx) {
 void cli_progress_end(cli_progress *p) {
     if (p->enabled) fprintf(stderr, "\r\033[K");
 }
+
+bool cli_stderr_is_tty(void) { return isatty(STDERR_FILENO) != 0; }

@@ -7,6 +7,7 @@
 #define MK_TOOLS_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "moekit/error.h"
@@ -33,6 +34,7 @@ typedef struct cli_progress {
 } cli_progress;
 
 void cli_progress_init(cli_progress *p, const char *label);
+bool cli_stderr_is_tty(void);
 /* Callback shape used by the library: bytes done / total. */
 void cli_progress_cb(uint64_t done, uint64_t total, void *ctx);
 void cli_progress_end(cli_progress *p);
@@ -43,5 +45,14 @@ int cmd_synth(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_forward(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+
+struct mk_validate_report;
+/* Reads `hidden_states` [T, hidden] (F32/BF16/F16) as F32 (cmd_forward.c). */
+int cli_load_hidden_states(const char *path, int64_t hidden, float **x, size_t *T, mk_error *err);
+/* Writes the self-contained HTML report of a validation (report_html.c). */
+int cli_write_report_html(const char *path, const struct mk_validate_report *r, const char *ref,
+                          const char *quant, mk_error *err);
 
 #endif
