@@ -37,13 +37,14 @@ demo: build
 	$(BUILD)/moekit inspect $(DEMO_DIR)/bf16
 	$(BUILD)/moekit convert $(DEMO_DIR)/bf16 $(DEMO_DIR)/fp8 --scheme fp8-block
 	$(BUILD)/moekit verify $(DEMO_DIR)/fp8
+	$(BUILD)/moekit validate $(DEMO_DIR)/bf16 $(DEMO_DIR)/fp8 --report $(DEMO_DIR)/report.html
 
 test: build $(SAN_BUILD)/build.ninja
 	ninja -C $(SAN_BUILD)
 	tests/run.sh $(BUILD) $(SAN_BUILD)
 
 bench: build
-	ninja -C $(BUILD) bench_index bench_kernels bench_dryrun
+	ninja -C $(BUILD) bench_index bench_kernels bench_dryrun bench_moe
 	bench/run.sh $(BUILD)
 
 clean:

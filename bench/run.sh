@@ -5,7 +5,7 @@
 set -euo pipefail
 BUILD=${1:-build}
 shift || true
-parts=${*:-index dryrun kernels convert rss}
+parts=${*:-index dryrun kernels moe convert rss}
 MK=$(realpath "$BUILD/moekit")
 tmp=${BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$tmp"
@@ -52,6 +52,16 @@ json.load(open(os.path.join(sys.argv[1], "model.safetensors.index.json")))
 print(f"python_json_load_index_ms {(time.perf_counter() - t0) * 1e3:.1f}")
 PY
     awk '/^moekit_dry_run_ms/{m=$2} /^python_json_load_index_ms/{p=$2} END{printf "ratio_dry_run_vs_python_index_load %.2f (target: dry run under 1000 ms)\n", m/p}' "$tmp/bench-dry.txt"
+    ;;
+moe)
+    echo "== MoE layer, DeepSeek-V2-Lite shapes, T=2048: grouped expert GEMMs vs one sgemm of the same total shapes"
+    "$BUILD/bench_moe"
+    echo "== validate wall time on the demo model (deepseek-v3 synth, fp8-block, 512 tokens)"
+    "$MK" synth "$tmp/bench-demo" >/dev/null
+    "$MK" convert "$tmp/bench-demo" "$tmp/bench-demo-fp8" >/dev/null 2>&1
+    t=$(secs "$MK" validate "$tmp/bench-demo" "$tmp/bench-demo-fp8")
+    printf "validate_demo_s %.2f\n" "$t"
+    rm -rf "$tmp/bench-demo" "$tmp/bench-demo-fp8"
     ;;
 kernels)
     echo "== kernels: F16/BF16 -> E4M3 with 128x128 block scales, one core, vs memcpy on one core"

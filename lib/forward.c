@@ -134,6 +134,28 @@ int mk_load_weight_f32(mk_ckpt *ck, const char *module, float **out, int64_t *ro
     return MK_OK;
 }
 
+int mk_swiglu_f32(const float *X, size_t n, int64_t H, int64_t inter, const float *Wg,
+                  const float *Wu, const float *Wd, float *Y) {
+    float *G = malloc((n ? n : 1) * (size_t)inter * sizeof *G);
+    float *U = malloc((n ? n : 1) * (size_t)inter * sizeof *U);
+    if (!G || !U) {
+        free(G);
+        free(U);
+        return -1;
+    }
+    int width = (int)inter;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, width, (int)H, 1.0f, X, (int)H, Wg, (int)H,
+                0.0f, G, width);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, width, (int)H, 1.0f, X, (int)H, Wu, (int)H,
+                0.0f, U, width);
+    mk_silu_mul(G, U, n * (size_t)width);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)H, width, 1.0f, G, width, Wd, width, 0.0f, Y,
+                (int)H);
+    free(G);
+    free(U);
+    return 0;
+}
+
 /* Y[n, H] = down(silu(X gate^T) * (X up^T)) for the module triple. */
 static int swiglu(mk_ckpt *ck, const char *gate, const char *up, const char *down, const float *X,
                   size_t n, int64_t H, float *Y, mk_error *err) {
@@ -145,27 +167,10 @@ static int swiglu(mk_ckpt *ck, const char *gate, const char *up, const char *dow
     if (!rc && (gc != H || uc != H || ur != gr || dr != H || dc != gr))
         rc = mk_fail(err, MK_ERR_INPUT, "%s: %s/%s/%s shapes do not form a [%lld]-wide SwiGLU MLP",
                      mk_ckpt_dir(ck), gate, up, down, (long long)H);
-    float *G = NULL, *U = NULL;
-    if (!rc) {
-        G = malloc(n * (size_t)gr * sizeof *G);
-        U = malloc(n * (size_t)gr * sizeof *U);
-        if (!G || !U) rc = mk_fail(err, MK_ERR_INTERNAL, "out of memory");
-    }
-    if (!rc) {
-        int inter = (int)gr;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, inter, (int)H, 1.0f, X, (int)H, Wg,
-                    (int)H, 0.0f, G, inter);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, inter, (int)H, 1.0f, X, (int)H, Wu,
-                    (int)H, 0.0f, U, inter);
-        mk_silu_mul(G, U, n * (size_t)inter);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)H, inter, 1.0f, G, inter, Wd,
-                    inter, 0.0f, Y, (int)H);
-    }
+    if (!rc && mk_swiglu_f32(X, n, H, gr, Wg, Wu, Wd, Y) != 0) rc = mk_fail(err, MK_ERR_INTERNAL, "out of memory");
     free(Wg);
     free(Wu);
     free(Wd);
-    free(G);
-    free(U);
     return rc;
 }
 

@@ -542,7 +542,7 @@ static const char CSS[] =
     ".note{color:#5a6270;font-size:12.5px;margin:6px 0 0}.empty{color:#5a6270;font-style:italic}"
     "table{border-collapse:collapse;width:100%;font-size:12.5px}"
     "th,td{border-bottom:1px solid #e3e6ea;padding:4px 8px;text-align:left;vertical-align:top}"
-    "th{background:#f0f2f5;font-weight:600;position:sticky;top:0}"
+    "th{background:#f0f2f5;font-weight:600;white-space:nowrap}"
     "td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     "td.dash,.dash{color:#aaa;text-align:center}"
     ".ex{display:inline-block;margin-right:10px;white-space:nowrap;font-variant-numeric:tabular-nums}"

@@ -45,6 +45,11 @@ void mk_route(const mk_router_cfg *rc, const float *logits, size_t T, int32_t *i
 /* gate[i] = silu(gate[i]) * up[i], silu(v) = v / (1 + exp(-v)). */
 void mk_silu_mul(float *gate, const float *up, size_t n);
 
+/* Y[n, H] = down(silu(X gate^T) * (X up^T)) with FP32 weights Wg, Wu
+ * [inter, H] and Wd [H, inter]: three sgemm calls.  -1 when out of memory. */
+int mk_swiglu_f32(const float *X, size_t n, int64_t H, int64_t inter, const float *Wg,
+                  const float *Wu, const float *Wd, float *Y);
+
 /* A dense FP32 copy of module `module` (name without ".weight"), whatever
  * its on-disk form; *rows x *cols, malloc'd. */
 int mk_load_weight_f32(mk_ckpt *ck, const char *module, float **out, int64_t *rows, int64_t *cols,

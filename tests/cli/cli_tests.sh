@@ -28,7 +28,7 @@ run() {
 }
 
 # --- usage and help ---
-for c in inspect synth convert verify; do
+for c in inspect synth convert verify merge forward validate; do
     run "help_$c" 0 "$MK" "$c" --help && { grep -q "usage: moekit $c" <<<"$out" && ok "help_$c" || bad "help_$c" "no usage line"; }
 done
 run help_top 0 "$MK" --help && { grep -q "commands:" <<<"$out" && ok help_top || bad help_top "no command list"; }
@@ -203,6 +203,47 @@ run verify_missing_scale 2 "$MK" verify "$tmp/conv-noscale" && { grep -q "model.
 "$MK" synth "$tmp/ds" >/dev/null
 run convert_ds_fp8 0 "$MK" convert "$tmp/ds" "$tmp/ds-fp8" && run convert_ds_fp8_to_bf16 0 "$MK" convert "$tmp/ds-fp8" "$tmp/ds-bf16" --scheme bf16 &&
     run inspect_ds_bf16 0 "$MK" inspect "$tmp/ds-bf16" && { grep -q "findings      none" <<<"$out" && ok convert_fp8_roundtrip_bf16 || bad convert_fp8_roundtrip_bf16 "$out"; }
+
+# --- validate ---
+vsrc="$tmp/ds"   # deepseek-v3 synth from above, and its fp8 conversion
+run validate_same 0 "$MK" validate "$vsrc" "$vsrc" --tokens 64 && { grep -q "output SQNR min exact dB" <<<"$out" && grep -q "router flips 0.00%" <<<"$out" && ok validate_same_model_is_exact || bad validate_same_model_is_exact "$out"; }
+if run validate_fp8_json 0 "$MK" validate "$vsrc" "$tmp/ds-fp8" --tokens 128 --json; then
+    echo "$out" >"$tmp/val.json"
+    python3 - "$tmp/val.json" <<'PY' && ok validate_fp8_bands || bad validate_fp8_bands "$(head -c 400 "$tmp/val.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+ls = j["layers"]
+assert [l["layer"] for l in ls] == [0, 1, 2, 3] and ls[0]["kind"] == "dense" and ls[1]["kind"] == "moe"
+for l in ls:
+    assert 18 < l["sqnr_db"] < 40, l["sqnr_db"]          # three FP8 matmuls in a row
+    assert 0.99 < l["cosine"] <= 1 and 0 < l["rel_l2"] < 0.15
+for l in ls[1:]:
+    assert l["flip_rate_same_input"] == 0                 # routers stay BF16
+    assert 0 <= l["flip_rate"] <= 1 and 0 < l["mean_topk_overlap"] <= 1
+    e = l["expert_weight_sqnr_db"]
+    assert len(e) == 8 and all(29 < v < 34 for v in e), e   # FP8 weights ~31 dB
+    assert len(l["worst_experts"]) == 5
+assert j["summary"]["min_sqnr_db"] == min(l["sqnr_db"] for l in ls)
+PY
+fi
+run validate_gate_sqnr 3 "$MK" validate "$vsrc" "$tmp/ds-fp8" --tokens 32 --min-sqnr 60 && { grep -q "gate failed: layer 0 output SQNR" <<<"$err" && ok validate_gate_sqnr || bad validate_gate_sqnr "$err"; }
+run validate_gate_pass 0 "$MK" validate "$vsrc" "$tmp/ds-fp8" --tokens 32 --min-sqnr 10 && ok validate_gate_pass
+run validate_layers 0 "$MK" validate "$vsrc" "$tmp/ds-fp8" --tokens 16 --layers 1,3-4 --json && { python3 -c 'import json,sys; j=json.load(sys.stdin); assert [l["layer"] for l in j["layers"]]==[1,3,4]' <<<"$out" && ok validate_layers || bad validate_layers "$out"; }
+run validate_bad_layers 2 "$MK" validate "$vsrc" "$vsrc" --layers 9 && { grep -q "layer 9 does not exist" <<<"$err" && ok validate_bad_layers || bad validate_bad_layers "$err"; }
+run validate_bad_layer_spec 2 "$MK" validate "$vsrc" "$vsrc" --layers one && ok validate_bad_layer_spec
+run validate_other_model 2 "$MK" validate "$vsrc" "$tmp/synth-mixtral" && { grep -q "not the same model" <<<"$err" && ok validate_other_model || bad validate_other_model "$err"; }
+run validate_bad_flip 2 "$MK" validate "$vsrc" "$vsrc" --max-flip 2 && ok validate_bad_flip
+python3 - "$tmp/hs.safetensors" <<'PY'
+import json, struct, sys, random
+random.seed(1)
+T, H = 8, 128                       # wrong hidden size for the 256-wide model
+vals = [random.gauss(0, 1) for _ in range(T * H)]
+h = json.dumps({"hidden_states": {"dtype": "F32", "shape": [T, H], "data_offsets": [0, 4 * T * H]}}).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + struct.pack(f"<{T*H}f", *vals))
+PY
+run validate_input_wrong_width 2 "$MK" validate "$vsrc" "$vsrc" --input "$tmp/hs.safetensors" && { grep -q "hidden_states" <<<"$err" && ok validate_input_wrong_width || bad validate_input_wrong_width "$err"; }
+run forward_wrong_width 2 "$MK" forward "$vsrc" --layer 1 --input "$tmp/hs.safetensors" --output "$tmp/y.safetensors" && { grep -q "hidden_states" <<<"$err" && ok forward_wrong_width || bad forward_wrong_width "$err"; }
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

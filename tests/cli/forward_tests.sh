@@ -143,6 +143,16 @@ variant dsv2_greedy "$tmp/deepseek-v3" 1 "$v2; c['topk_method'] = 'greedy'; c['n
 variant dsv2_group_limited "$tmp/deepseek-v3" 1 "$v2; c['topk_method'] = 'group_limited_greedy'; c['topk_group'] = 1; c['norm_topk_prob'] = False"
 variant dsv2_group_limited_norm "$tmp/deepseek-v3" 3 "$v2; c['topk_method'] = 'group_limited_greedy'; c['topk_group'] = 2; c['norm_topk_prob'] = True"
 
+# --- exact router ties: experts [E/2,3E/4) get the gate rows (and biases) of [E/4,E/2), so
+#     scores tie exactly (DeepSeek: whole groups tie too); lower expert / group id must win ---
+for src in mixtral:1 qwen2-moe:1 qwen3-moe:2 deepseek-v3:1 ds16:2; do
+    arch=${src%%:*} L=${src##*:}
+    [ -d "$tmp/$arch" ] || continue
+    cp -r "$tmp/$arch" "$tmp/tie-$arch" && "${REF[@]}" --tie-gate "$tmp/tie-$arch" "$L" >"$tmp/tie" 2>&1 ||
+        { bad "tie_$arch" "$(cat "$tmp/tie")"; continue; }
+    fwd "forward_router_ties_$arch" "$tmp/tie-$arch" "$L" "$X32"
+done
+
 # --- converted checkpoints: the reference dequantizes what is on disk ---
 for arch in mixtral qwen2-moe qwen3-moe deepseek-v3; do
     [ -d "$tmp/$arch" ] || continue

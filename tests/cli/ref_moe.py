@@ -10,6 +10,9 @@
   ref_moe.py --make-input OUT.safetensors [--tokens T] [--hidden H] [--dtype f32|bf16|f16]
              [--seed S] [--outliers N]
       Write a seeded `hidden_states` [T, H] tensor (N(0,1), N columns x20).
+  ref_moe.py --tie-gate CKPT LAYER
+      Edit CKPT in place: layer LAYER's router rows (and biases) of experts [E/2, 3E/4) become
+      copies of those of [E/4, E/2), so that routing meets exact ties (and group ties).
   ref_moe.py --self-test
       Unit checks of the routing rules on hand-made logits.
 
@@ -323,7 +326,7 @@ def reference(ck, L, x):
     gw = ck.linear(f"{base}.gate")
     if gw.shape != (E, x.shape[1]):
         raise Fail(f"{base}.gate.weight shape {gw.shape}, expected [{E}, {x.shape[1]}]")
-    logits = x @ gw.T
+    logits = exact_matmul_t(x, gw)
     bias = None
     if arch == "DeepseekV3ForCausalLM":
         bias = ck.get64(f"{base}.gate.e_score_correction_bias") if ck.has(f"{base}.gate.e_score_correction_bias") else None
@@ -342,6 +345,47 @@ def reference(ck, L, x):
         out += mlp(f"{base}.shared_experts", x)
     return {"output": out, "topk_ids": ids, "topk_weights": w, "router_logits": logits, "is_moe": True,
             "selection": _selection_scores(arch, cfg, logits, bias)}
+
+
+def exact_matmul_t(x, w):
+    """x @ w.T with every entry the correctly rounded float64 sum (math.fsum) of exact float64
+    products (exact for F32 x BF16/F16/F32 operands): identical weight rows give bit-identical
+    logits, so a tie is a tie whatever the summation order."""
+    if x.shape[0] * w.shape[0] > 1 << 16:  # large inputs: plain BLAS
+        return x @ w.T
+    out = np.empty((x.shape[0], w.shape[0]))
+    for e in range(w.shape[0]):
+        p = x * w[e]
+        for t in range(x.shape[0]):
+            out[t, e] = math.fsum(p[t])
+    return out
+
+
+def tie_gate(ckpt, L):
+    """Edit a checkpoint in place so that layer L's router has exact ties: experts of the second
+    quarter of the experts (group 2 of 4 for DeepSeek) get the gate rows (and score-correction
+    biases) of the first quarter's successors: rows [E/2, 3E/4) := rows [E/4, E/2)."""
+    ck = Checkpoint(ckpt)
+    arch = ck.config["architectures"][0]
+    pre, moe = layer_plan(arch, ck.config, L)
+    if not moe:
+        raise Fail(f"layer {L} is not an MoE layer")
+    E = n_experts(arch, ck.config)
+    q = E // 4
+    for name in (f"model.layers.{L}.{pre}.gate.weight", f"model.layers.{L}.{pre}.gate.e_score_correction_bias"):
+        if not ck.has(name):
+            continue
+        f = ck.where[name]
+        h, base = read_header(f)
+        info = h[name]
+        b0, b1 = info["data_offsets"]
+        row = (b1 - b0) // E
+        with open(f, "r+b") as fh:
+            fh.seek(base + b0 + q * row)
+            src = fh.read(q * row)
+            fh.seek(base + b0 + 2 * q * row)
+            fh.write(src)
+    return 0
 
 
 def _selection_scores(arch, cfg, logits, bias):
@@ -597,6 +641,10 @@ def self_test():
 def main(argv):
     if "--self-test" in argv:
         return self_test()
+    if argv and argv[0] == "--tie-gate":
+        if len(argv) != 3:
+            raise Fail("usage: --tie-gate CKPT LAYER")
+        return tie_gate(argv[1], int(argv[2]))
     if argv and argv[0] == "--make-input":
         opts = {"--tokens": "64", "--hidden": "256", "--dtype": "f32", "--seed": "0", "--outliers": "4"}
         if len(argv) < 2:
