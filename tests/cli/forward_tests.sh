@@ -59,7 +59,9 @@ fwd() {
     shift 4; [ $# -gt 0 ] && shift
     local y="$tmp/y-$name.safetensors"
     if run "$name" 0 "$mk" forward "$ck" --layer "$layer" --input "$x" --output "$y" "$@"; then
-        if [ ! -s "$y" ]; then
+        if grep -qE "runtime error|Sanitizer" <<<"$err"; then
+            bad "$name" "sanitizer report: $(head -c 800 <<<"$err")"
+        elif [ ! -s "$y" ]; then
             bad "$name" "no output file"
         elif "${REF[@]}" "$ck" "$layer" "$x" "$y" >"$tmp/ref" 2>&1; then
             ok "$name ($(sed -n 's/.*output rel L2 \([^ ]*\).*/rel L2 \1/p' "$tmp/ref" | head -1))"
@@ -181,6 +183,15 @@ if [ -d "$tmp/deepseek-v3" ]; then
         cmp -s "$tmp/y-forward_threads1.safetensors" "$tmp/y-forward_threads2.safetensors" &&
             ok forward_threads_byte_identical || bad forward_threads_byte_identical "--threads 1 and 2 give different bytes"
     fi
+fi
+
+# --- token counts: one token, and an odd count over two threads ---
+if [ -d "$tmp/deepseek-v3" ]; then
+    "${REF[@]}" --make-input "$tmp/x-t1.safetensors" --tokens 1 --seed 21 &&
+    "${REF[@]}" --make-input "$tmp/x-t333.safetensors" --tokens 333 --dtype bf16 --seed 22 || bad make_input_tokens "generator failed"
+    fwd forward_one_token "$tmp/deepseek-v3" 1 "$tmp/x-t1.safetensors"
+    fwd forward_333_tokens_2_threads "$tmp/deepseek-v3" 4 "$tmp/x-t333.safetensors" "$MK" --threads 2
+    fwd forward_333_tokens_mixtral "$tmp/mixtral" 2 "$tmp/x-t333.safetensors" "$MK" --threads 2
 fi
 
 # --- errors: exit 2 with a message naming the fault ---
