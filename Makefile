@@ -38,6 +38,8 @@ demo: build
 	$(BUILD)/moekit convert $(DEMO_DIR)/bf16 $(DEMO_DIR)/fp8 --scheme fp8-block
 	$(BUILD)/moekit verify $(DEMO_DIR)/fp8
 	$(BUILD)/moekit validate $(DEMO_DIR)/bf16 $(DEMO_DIR)/fp8 --report $(DEMO_DIR)/report.html
+	$(BUILD)/moekit plan deepseek-v3 --gpu h100
+	$(BUILD)/moekit plan deepseek-v3 --gpu h200
 
 test: build $(SAN_BUILD)/build.ninja
 	ninja -C $(SAN_BUILD)
