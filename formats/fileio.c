@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -13,6 +15,46 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define MAX_TEMPS 256
+static char g_temp_path[MAX_TEMPS][PATH_MAX];
+static _Atomic int g_temp_used[MAX_TEMPS];
+
+static void temp_register(const char *path) {
+    for (int i = 0; i < MAX_TEMPS; i++) {
+        int expect = 0;
+        if (atomic_compare_exchange_strong(&g_temp_used[i], &expect, 2)) { /* 2: being filled */
+            snprintf(g_temp_path[i], PATH_MAX, "%s", path);
+            atomic_store(&g_temp_used[i], 1);
+            return;
+        }
+    }
+}
+
+static void temp_unregister(const char *path) {
+    for (int i = 0; i < MAX_TEMPS; i++)
+        if (atomic_load(&g_temp_used[i]) == 1 && strcmp(g_temp_path[i], path) == 0) {
+            atomic_store(&g_temp_used[i], 0);
+            return;
+        }
+}
+
+void mk_temp_cleanup_from_signal(void) {
+    for (int i = 0; i < MAX_TEMPS; i++)
+        if (atomic_load(&g_temp_used[i]) == 1) unlink(g_temp_path[i]);
+}
+
+void mk_test_crash_point(const char *point) {
+    static _Atomic int counts[4];
+    static const char *const points[4] = {"commit", "published", "journaled", "band"};
+    const char *env = getenv("MOEKIT_TEST_CRASH");
+    if (!env) return;
+    size_t n = strlen(point);
+    if (strncmp(env, point, n) != 0 || env[n] != ':') return;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(points[i], point) == 0 && atomic_fetch_add(&counts[i], 1) + 1 == atoi(env + n + 1))
+            raise(SIGKILL);
+}
 
 static void dir_of(const char *path, char *out, size_t cap) {
     char tmp[PATH_MAX];
@@ -40,6 +82,7 @@ int mk_atomic_open(mk_atomic_file *a, const char *path, mk_error *err) {
         return mk_fail(err, MK_ERR_INTERNAL, "%s: cannot create temporary file in %s: %s", path,
                        dir, strerror(e));
     }
+    temp_register(a->tmp_path);
     /* mkstemp creates 0600; outputs are meant to be shared like any checkpoint. */
     if (fchmod(a->fd, 0644) != 0) {
         int e = errno;
@@ -73,12 +116,14 @@ int mk_atomic_commit(mk_atomic_file *a, mk_error *err) {
         return mk_fail(err, MK_ERR_INTERNAL, "%s: close: %s", a->final_path, strerror(e));
     }
     a->fd = -1;
+    mk_test_crash_point("commit"); /* after fsync, before rename */
     if (rename(a->tmp_path, a->final_path) != 0) {
         int e = errno;
         mk_atomic_abort(a);
         return mk_fail(err, MK_ERR_INTERNAL, "%s: rename from temporary: %s", a->final_path,
                        strerror(e));
     }
+    temp_unregister(a->tmp_path);
     a->tmp_path[0] = '\0';
     char dir[PATH_MAX];
     dir_of(a->final_path, dir, sizeof dir);
@@ -88,7 +133,10 @@ int mk_atomic_commit(mk_atomic_file *a, mk_error *err) {
 void mk_atomic_abort(mk_atomic_file *a) {
     if (a->fd >= 0) close(a->fd);
     a->fd = -1;
-    if (a->tmp_path[0]) unlink(a->tmp_path);
+    if (a->tmp_path[0]) {
+        unlink(a->tmp_path);
+        temp_unregister(a->tmp_path);
+    }
     a->tmp_path[0] = '\0';
 }
 
@@ -127,13 +175,15 @@ int mk_write_file_atomic(const char *path, const void *data, size_t len, mk_erro
 int mk_read_file(const char *path, size_t max_bytes, char **data, size_t *len, mk_error *err) {
     *data = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: a FIFO would otherwise block the open until a writer came. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return mk_fail(err, MK_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return mk_fail(err, MK_ERR_INPUT, "%s: not a regular file", path);
     }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     if ((uint64_t)st.st_size > max_bytes) {
         close(fd);
         return mk_fail(err, MK_ERR_INPUT, "%s: %lld bytes, more than the %zu allowed", path,
@@ -189,7 +239,7 @@ int mk_mkdir(const char *dir, mk_error *err) {
 }
 
 int mk_copy_file_atomic(const char *src, const char *dst, mk_error *err) {
-    int in = open(src, O_RDONLY);
+    int in = open(src, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (in < 0) return mk_fail(err, MK_ERR_INPUT, "%s: cannot open: %s", src, strerror(errno));
     mk_atomic_file a;
     int rc = mk_atomic_open(&a, dst, err);

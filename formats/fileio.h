@@ -29,6 +29,15 @@ int mk_atomic_commit(mk_atomic_file *a, mk_error *err);
 /* Closes and removes the temporary file. Safe to call twice. */
 void mk_atomic_abort(mk_atomic_file *a);
 
+/* Temporary files in flight, so that a signal handler can remove them:
+ * mk_atomic_open registers, commit/abort unregister.  The clean-up walks a
+ * fixed table with unlink() only, both async-signal-safe. */
+void mk_temp_cleanup_from_signal(void);
+
+/* Test hook (fault injection): when MOEKIT_TEST_CRASH is "<point>:<n>", the
+ * n-th call with that point kills the process with SIGKILL. */
+void mk_test_crash_point(const char *point);
+
 /* Writes all of buf at `off` (retrying short writes); names `path` on error. */
 int mk_pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char *path,
                   mk_error *err);

@@ -12,6 +12,7 @@
  * spelling so that a message can name exactly the key a user must fix.
  */
 #include "moekit/model.h"
+#include "formats/fileio.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -508,30 +509,12 @@ done:
 
 int mk_config_load(const char *path, mk_model_config *out, mk_error *err) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return mk_fail(err, MK_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    /* config.json is small; read it whole rather than trusting its size. */
-    size_t cap = 1 << 16, len = 0;
-    char *text = malloc(cap);
-    int rc = MK_OK;
-    while (text) {
-        len += fread(text + len, 1, cap - len, f);
-        if (len < cap) break;
-        char *grown = cap > ((size_t)1 << 28) ? NULL : realloc(text, cap * 2);
-        if (!grown) {
-            free(text);
-            text = NULL;
-            rc = mk_fail(err, MK_ERR_INPUT, "%s: too large for a config.json", path);
-            break;
-        }
-        text = grown;
-        cap *= 2;
-    }
-    if (!text && rc == MK_OK) rc = mk_fail(err, MK_ERR_INTERNAL, "%s: out of memory", path);
-    if (rc == MK_OK && ferror(f))
-        rc = mk_fail(err, MK_ERR_INPUT, "%s: read error: %s", path, strerror(errno));
-    fclose(f);
-    if (rc == MK_OK) rc = mk_config_parse(text, len, path, out, err);
+    /* mk_read_file refuses FIFOs and devices without blocking, and caps the size. */
+    char *text;
+    size_t len;
+    int rc = mk_read_file(path, 64u << 20, &text, &len, err);
+    if (rc) return rc;
+    rc = mk_config_parse(text, len, path, out, err);
     free(text);
     return rc;
 }

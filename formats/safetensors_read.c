@@ -32,7 +32,17 @@ struct mk_st_file {
     size_t n;
     size_t *by_name;         /* indices sorted by name, for bsearch */
     json_t *meta;            /* __metadata__ object or NULL */
+    int64_t mtime_s, mtime_ns; /* at open, to notice a file changed under us */
 };
+
+int mk_st_check_unchanged(const mk_st_file *f, mk_error *err) {
+    struct stat st;
+    if (fstat(f->fd, &st) != 0 || (uint64_t)st.st_size != f->size ||
+        (int64_t)st.st_mtim.tv_sec != f->mtime_s || (int64_t)st.st_mtim.tv_nsec != f->mtime_ns)
+        return mk_fail(err, MK_ERR_INPUT, "%s: changed while being read (size or modification time differ)",
+                       f->path);
+    return MK_OK;
+}
 
 static uint64_t le64(const uint8_t *p) {
     uint64_t v = 0;
@@ -220,7 +230,8 @@ int mk_st_open(const char *path, mk_st_file **out, mk_error *err) {
     }
     int rc;
     struct stat st;
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it. */
+    f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (f->fd < 0) {
         rc = mk_fail(err, MK_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
         goto fail;
@@ -230,6 +241,8 @@ int mk_st_open(const char *path, mk_st_file **out, mk_error *err) {
         goto fail;
     }
     f->size = (uint64_t)st.st_size;
+    f->mtime_s = (int64_t)st.st_mtim.tv_sec;
+    f->mtime_ns = (int64_t)st.st_mtim.tv_nsec;
     if (f->size < 8) {
         rc = mk_fail(err, MK_ERR_INPUT,
                      "%s: file is %llu bytes, too small for the 8-byte header length", path,

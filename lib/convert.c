@@ -325,16 +325,6 @@ static int prepare_out(const mk_plan *p, const char *out, const int *owner, cons
     return MK_OK;
 }
 
-/* Test hook (fault injection): MOEKIT_TEST_CRASH=published:N or journaled:N
- * kills the process with SIGKILL after the N-th file is published or
- * journaled, so tests can prove that --resume recovers from either point. */
-static void crash_point(const char *point, int count) {
-    const char *env = getenv("MOEKIT_TEST_CRASH");
-    size_t n = strlen(point);
-    if (env && strncmp(env, point, n) == 0 && env[n] == ':' && atoi(env + n + 1) == count)
-        raise(SIGKILL);
-}
-
 static json_t *journal_header(const mk_plan *p, const char *src, uint64_t fp) {
     char hex[17], abs_src[PATH_MAX];
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fp);
@@ -454,13 +444,13 @@ int mk_convert(const char *src, const char *out, const mk_convert_opts *o, mk_co
             if (o->on_file) o->on_file(pf->name, r.bytes, pf->n_items, "kept", o->ctx);
         } else {
             rc = mk_convert_exec_file(&p, f, out, &done, total, &seq, acc, err);
-            if (!rc) crash_point("published", written + 1);
+            if (!rc) mk_test_crash_point("published");
             if (!rc) rc = mk_hash_file(path, &r.bytes, &r.xxh64, err);
             written++;
             if (!rc && o->on_file) o->on_file(pf->name, r.bytes, pf->n_items, "written", o->ctx);
         }
         if (!rc) rc = mk_journal_append(&j, &r, err);
-        if (!rc) crash_point("journaled", kept + written);
+        if (!rc) mk_test_crash_point("journaled");
     }
     int copied = 0;
     if (!rc && o->part_count) {
@@ -510,6 +500,7 @@ int mk_convert_merge(const char *out, const mk_convert_opts *o, mk_convert_resul
     if (parts <= 0)
         return mk_fail(err, MK_ERR_INPUT, "%s: no part journals (.moekit-part-*.jsonl): nothing to merge",
                        out);
+
     mk_journal *js = calloc((size_t)parts, sizeof *js);
     if (!js) return mk_fail(err, MK_ERR_INTERNAL, "out of memory");
     int rc = MK_OK;
@@ -530,6 +521,18 @@ int mk_convert_merge(const char *out, const mk_convert_opts *o, mk_convert_resul
             !json_equal(json_object_get(js[i].header, "fingerprint"), json_object_get(js[0].header, "fingerprint")))
             rc = mk_fail(err, MK_ERR_INPUT, "%s: part %d/%d comes from another conversion than part 0/%d",
                          path, i, parts, parts);
+    }
+    if (!rc) {
+        /* Every part has finished, so temporaries here are leftovers of an
+         * interrupted merge. */
+        d = opendir(out);
+        while (d && (e = readdir(d))) {
+            if (!is_temporary(e->d_name)) continue;
+            char tp[PATH_MAX];
+            snprintf(tp, sizeof tp, "%s/%s", out, e->d_name);
+            unlink(tp);
+        }
+        if (d) closedir(d);
     }
     mk_plan p;
     memset(&p, 0, sizeof p);

@@ -457,6 +457,10 @@ int mk_convert_exec_file(const mk_plan *p, size_t file, const char *out_dir, uin
         const mk_plan_item *it = &p->items[pf->items[i]];
         long idx[3] = {-1, -1, -1};
         for (int o = 0; o < it->n_out; o++) idx[o] = mk_st_writer_find(x.w, it->out[o].name);
+        /* A source rewritten under us would mix old and new bytes. */
+        rc = mk_st_check_unchanged(it->src_file, err);
+        if (!rc && it->scale_file) rc = mk_st_check_unchanged(it->scale_file, err);
+        if (rc) break;
         switch (it->op) {
         case OP_QUANT: rc = exec_quant(&x, it, idx, err); break;
         case OP_CAST: rc = exec_cast(&x, it, idx[0], err); break;
@@ -470,6 +474,11 @@ int mk_convert_exec_file(const mk_plan *p, size_t file, const char *out_dir, uin
             };
             p->opts.on_tensor(&ev, p->opts.ctx);
         }
+    }
+    /* Once more after the last read: a change during the file fails it. */
+    for (size_t i = 0; i < pf->n_items && !rc; i++) {
+        const mk_plan_item *it = &p->items[pf->items[i]];
+        rc = mk_st_check_unchanged(it->src_file, err);
     }
     if (rc) {
         mk_st_writer_abort(x.w);

@@ -1,7 +1,9 @@
 /* Shared command-line helpers (see cli.h). */
 #include "tools/cli.h"
+#include "formats/fileio.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,3 +124,38 @@ void cli_progress_end(cli_progress *p) {
 }
 
 bool cli_stderr_is_tty(void) { return isatty(STDERR_FILENO) != 0; }
+
+/* SIGINT / SIGTERM / SIGHUP: remove the temporaries in flight, then die of
+ * the same signal (exit status 128 + n), within a few milliseconds.
+ * Finished files and the conversion journal stay, so --resume continues. */
+static void on_stop(int sig) {
+    mk_temp_cleanup_from_signal();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* SIGBUS: a memory-mapped input shrank under us (truncated while read). */
+static void on_bus(int sig) {
+    static const char msg[] =
+        "moekit: an input file was truncated while being read (SIGBUS); nothing was published\n";
+    (void)sig;
+    mk_temp_cleanup_from_signal();
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    _exit(2);
+}
+
+void cli_install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = on_bus;
+    sigaction(SIGBUS, &sa, NULL);
+    /* Past RLIMIT_FSIZE a write must fail with EFBIG (a clean error), not
+     * kill the process. */
+    signal(SIGXFSZ, SIG_IGN);
+}

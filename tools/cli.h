@@ -35,6 +35,8 @@ typedef struct cli_progress {
 
 void cli_progress_init(cli_progress *p, const char *label);
 bool cli_stderr_is_tty(void);
+/* Signal handling for every command: clean up temporaries on SIGINT/TERM/HUP/BUS. */
+void cli_install_signals(void);
 /* Callback shape used by the library: bytes done / total. */
 void cli_progress_cb(uint64_t done, uint64_t total, void *ctx);
 void cli_progress_end(cli_progress *p);

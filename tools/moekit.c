@@ -45,6 +45,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    cli_install_signals();
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         if (argc > 2 && strcmp(cmd, "help") == 0) {

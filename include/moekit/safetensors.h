@@ -64,6 +64,10 @@ const char *mk_st_metadata(const mk_st_file *f, const char *key);
 /* Size of the whole file and of the header (the N of the 8-byte prefix). */
 uint64_t mk_st_file_bytes(const mk_st_file *f);
 uint64_t mk_st_header_bytes(const mk_st_file *f);
+/* MK_ERR_INPUT when the file's size or modification time differ from when
+ * it was opened: long pipelines call it to notice a source replaced or
+ * rewritten under them. */
+int mk_st_check_unchanged(const mk_st_file *f, mk_error *err);
 /* Tells the kernel that [t.begin+off, +len) of this file will not be needed
  * again soon, so its pages can leave this process's resident set. */
 void mk_st_release(const mk_st_file *f, const mk_tensor_info *t, uint64_t off, uint64_t len);

@@ -42,9 +42,19 @@ run synth_topk_gt_experts 2 "$MK" synth "$tmp/x" --experts 4 --topk 5 && ok synt
 
 # --- malformed input: exit 2, one line naming the file and the fault ---
 python3 "$here/make_bad.py" "$tmp/bad" >"$tmp/manifest" || bad make_bad "generator failed"
-while IFS=$'\t' read -r path frag; do
+"$MK" synth "$tmp/bad-src" >/dev/null
+ncases=0
+while IFS=$'\t' read -r path frag kind; do
     name="malformed_$(basename "$path")"
-    if run "$name" 2 "$MK" inspect "$path"; then
+    ncases=$((ncases + 1))
+    out_dir="$tmp/bad-out-$ncases"
+    case "$kind" in
+        recipe) cmd=("$MK" convert "$tmp/bad-src" "$out_dir" --recipe "$path") ;;
+        catalog) cmd=("$MK" plan deepseek-v3 --catalog "$path") ;;
+        hidden) cmd=("$MK" forward "$tmp/bad-src" --layer 1 --input "$path" --output "$out_dir.safetensors") ;;
+        *) cmd=("$MK" inspect "$path") ;;
+    esac
+    if run "$name" 2 timeout 20 "${cmd[@]}"; then
         lines=$(wc -l <"$tmp/err")
         if [ "$lines" -ne 1 ]; then
             bad "$name" "expected one stderr line, got $lines: $(head -c 400 "$tmp/err")"
@@ -52,6 +62,8 @@ while IFS=$'\t' read -r path frag; do
             bad "$name" "message lacks '$frag': $err"
         elif ! grep -qF -- "$(basename "$path")" <<<"$err" && ! grep -qF -- "config.json" <<<"$err" && ! grep -qF -- ".safetensors" <<<"$err"; then
             bad "$name" "message names no file: $err"
+        elif [ -e "$out_dir" ] || [ -e "$out_dir.safetensors" ]; then
+            bad "$name" "left output behind"
         else
             ok "$name"
         fi

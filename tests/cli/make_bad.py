@@ -120,5 +120,39 @@ bad_type = dict(ds, n_routed_experts="many")
 folder("config_bad_type", {"config.json": json.dumps(bad_type), "model.safetensors": ok_tensor},
        "n_routed_experts")
 
-for path, frag in cases:
-    print(f"{path}\t{frag}")
+# Other formats: YAML recipes (convert --recipe), GPU catalogs (plan
+# --catalog) and forward/validate inputs (hidden_states); the third column
+# says which command reads them.
+def other(kind, name, content, fragment):
+    path = os.path.join(out, name)
+    with open(path, "wb") as f:
+        f.write(content if isinstance(content, bytes) else content.encode())
+    cases.append((path, fragment, kind))
+
+
+other("recipe", "unknown_key.yaml", "scheme: fp8-block\nkepp:\n  - x\n", ":2: unknown key 'kepp'")
+other("recipe", "bad_scheme.yaml", "scheme: fp4\n", ":1: scheme 'fp4'")
+other("recipe", "bad_regex.yaml", "keep:\n  - 're:[z-a]'\n", ":2: bad regular expression")
+other("recipe", "not_mapping.yaml", "- a\n- b\n", "a recipe is a mapping")
+other("recipe", "override_no_match.yaml", "overrides:\n  - scheme: int8-channel\n", "needs both 'match' and 'scheme'")
+other("recipe", "alias_bomb.yaml",
+      "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
+      "unknown key 'a'")
+other("recipe", "tab_indent.yaml", "keep:\n\t- x\n", "invalid YAML")
+other("catalog", "neg_mem.yaml", "gpus:\n  - name: x\n    memory_gib: -1\n", ":3:")
+other("catalog", "no_mem.yaml", "gpus:\n  - name: x\n", "memory_gib")
+other("catalog", "dup_gpu.yaml", "gpus:\n  - name: x\n    memory_gib: 1\n  - name: x\n    memory_gib: 2\n", "duplicate")
+other("catalog", "unknown_gpu_key.yaml", "gpus:\n  - name: x\n    memory_gib: 1\n    memroy: 2\n", "memroy")
+other("catalog", "catalog_not_yaml.yaml", "gpus: [\n", ":")
+hs = lambda dt, shape, data: st({"hidden_states": T(dt, shape, 0, len(data))}, data)
+other("hidden", "hs_wrong_width.safetensors", hs("F32", [2, 8], b"\0" * 64), "hidden_states")
+other("hidden", "hs_wrong_dtype.safetensors", hs("I32", [1, 256], b"\0" * 1024), "hidden_states")
+other("hidden", "hs_missing.safetensors", st({"other": T("F32", [1, 256], 0, 1024)}, b"\0" * 1024), "hidden_states")
+other("hidden", "hs_nan.safetensors", hs("F32", [1, 256], struct.pack("<f", float("nan")) * 256), "NaN")
+other("hidden", "hs_1d.safetensors", hs("F32", [256], b"\0" * 1024), "hidden_states")
+
+for c in cases:
+    path, frag = c[0], c[1]
+    kind = c[2] if len(c) > 2 else "inspect"
+    print(f"{path}\t{frag}\t{kind}")
