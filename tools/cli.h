@@ -49,6 +49,13 @@ int cmd_merge(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
+int cmd_unpack(int argc, char **argv);
+/* A checkpoint argument that is a `moekit pack` archive is unpacked and
+ * verified into a temporary folder: `dir` gets the folder to use. Returns 0
+ * or an exit status (message printed). */
+int cli_open_input(const char *cmd, const char *path, char *dir, size_t cap, bool *is_temp);
+void cli_close_input(const char *dir, bool is_temp);
 int cmd_validate(int argc, char **argv);
 
 struct mk_validate_report;

@@ -273,7 +273,16 @@ int cmd_convert(int argc, char **argv) {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     mk_convert_result r;
-    int rc = mk_convert(src, out, &o, &r, &err);
+    char src_dir[4096];
+    bool src_tmp;
+    int rc = cli_open_input("convert", src, src_dir, sizeof src_dir, &src_tmp);
+    if (rc) {
+        json_decref(u.files);
+        if (recipe_path) mk_recipe_free(&recipe);
+        return rc;
+    }
+    rc = mk_convert(src_dir, out, &o, &r, &err);
+    cli_close_input(src_dir, src_tmp);
     cli_progress_end(&u.pg);
     if (!rc) print_result(src, out, &o, &r, elapsed(&t0), u.json, u.files, false);
     else rc = cli_report("convert", &err);

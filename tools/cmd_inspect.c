@@ -217,7 +217,15 @@ int cmd_inspect(int argc, char **argv) {
     }
     mk_inspect_report r;
     mk_error err = {0};
-    if (mk_inspect(argv[optind], &r, &err)) return cli_report("inspect", &err);
+    char dir[4096];
+    bool tmp;
+    int orc = cli_open_input("inspect", argv[optind], dir, sizeof dir, &tmp);
+    if (orc) return orc;
+    if (mk_inspect(dir, &r, &err)) {
+        cli_close_input(dir, tmp);
+        return cli_report("inspect", &err);
+    }
+    cli_close_input(dir, tmp);
     if (json) {
         json_t *j = report_json(&r);
         json_dumpf(j, stdout, JSON_INDENT(2));

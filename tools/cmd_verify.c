@@ -56,7 +56,13 @@ int cmd_verify(int argc, char **argv) {
     const char *dir = argv[optind];
     mk_verify_report r;
     mk_error err = {0};
-    if (mk_verify(dir, &r, &err)) return cli_report("verify", &err);
+    char real[4096];
+    bool tmp;
+    int orc = cli_open_input("verify", dir, real, sizeof real, &tmp);
+    if (orc) return orc;
+    int vrc = mk_verify(real, &r, &err);
+    cli_close_input(real, tmp);
+    if (vrc) return cli_report("verify", &err);
     if (json) {
         json_t *j = json_object();
         json_object_set_new(j, "path", json_string(dir));

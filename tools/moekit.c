@@ -19,6 +19,8 @@ static const struct {
     {"convert", cmd_convert, "quantize to FP8 / INT8 per-expert shards that vLLM and SGLang load"},
     {"merge", cmd_merge, "finish a conversion run as --part I/N pieces: index, config, manifest"},
     {"plan", cmd_plan, "VRAM per GPU and the smallest GPU count for a model, format and KV budget"},
+    {"pack", cmd_pack, "lossless archive of a checkpoint: byte planes + zstd, per-chunk hashes"},
+    {"unpack", cmd_unpack, "extract an archive (all, or --only some files), verified"},
     {"forward", cmd_forward, "run one layer's reference FP32 MoE / MLP block on given hidden states"},
     {"validate", cmd_validate, "quantization error vs a reference: SQNR, cosine, router flips, per expert"},
     {"verify", cmd_verify, "check a converted checkpoint: layout, scales, config, manifest hashes"},
