@@ -5,7 +5,7 @@
 set -euo pipefail
 BUILD=${1:-build}
 shift || true
-parts=${*:-index dryrun plan kernels moe convert rss}
+parts=${*:-index dryrun plan kernels moe pack convert rss}
 MK=$(realpath "$BUILD/moekit")
 tmp=${BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$tmp"
@@ -62,6 +62,35 @@ plan)
     done
     t_true=$(secs /bin/true)
     printf "plan_query_ms %.1f (target < 20)\nprocess_start_baseline_ms %.1f\n" "$(echo "$best * 1000" | bc -l)" "$(echo "$t_true * 1000" | bc -l)"
+    ;;
+pack)
+    echo "== pack/unpack vs zstd -3 and zstd -19 on the same files (BF16 synthetic, and its FP8 conversion)"
+    "$MK" synth "$tmp/bench-pk" --arch deepseek-v3 --hidden 2048 --moe-inter 1024 --experts 12 --layers 2 --vocab 8192 >/dev/null
+    "$MK" convert "$tmp/bench-pk" "$tmp/bench-pk8" >/dev/null 2>&1
+    for set in bench-pk bench-pk8; do
+        d="$tmp/$set"
+        raw=$(du -sb "$d" | cut -f1)
+        sync; cat "$d"/* >/dev/null
+        tp=$(secs "$MK" pack "$d" "$tmp/$set.mkp" --force)
+        packed=$(stat -c %s "$tmp/$set.mkp")
+        rm -rf "$tmp/$set-u"; sync
+        tu=$(secs "$MK" unpack "$tmp/$set.mkp" "$tmp/$set-u")
+        diff -r "$d" "$tmp/$set-u" >/dev/null || echo "ROUND TRIP FAILED for $set"
+        z3=0; t3=0; z19=0; t19=0
+        for f in "$d"/*; do
+            t=$(secs sh -c "zstd -q -3 -T0 -c '$f' > '$tmp/z'"); z3=$((z3 + $(stat -c %s "$tmp/z"))); t3=$(echo "$t3 + $t" | bc -l)
+            t=$(secs sh -c "zstd -q -19 -T0 -c '$f' > '$tmp/z'"); z19=$((z19 + $(stat -c %s "$tmp/z"))); t19=$(echo "$t19 + $t" | bc -l)
+        done
+        t=$(secs sh -c "zstd -q -d -T0 -c '$tmp/z' > /dev/null")
+        awk -v n="$set" -v raw="$raw" -v p="$packed" -v tp="$tp" -v tu="$tu" -v z3="$z3" -v t3="$t3" -v z19="$z19" -v t19="$t19" 'BEGIN{
+            printf "%s: %.0f MB raw\n", n, raw/1e6;
+            printf "  moekit pack    ratio %.3fx  compress %6.0f MB/s  decompress %6.0f MB/s\n", raw/p, raw/tp/1e6, raw/tu/1e6;
+            printf "  zstd -3  -T0   ratio %.3fx  compress %6.0f MB/s\n", raw/z3, raw/t3/1e6;
+            printf "  zstd -19 -T0   ratio %.3fx  compress %6.0f MB/s\n", raw/z19, raw/t19/1e6;
+            printf "  ratio gain vs zstd -3: %+.1f%%, vs zstd -19: %+.1f%%\n", (z3/p-1)*100, (z19/p-1)*100 }'
+    done
+    echo "(targets: BF16 >= 1.45x, FP8 >= 1.10x, >= 15% better than zstd -3, compress >= 400 MB/s, decompress >= 1000 MB/s)"
+    rm -rf "$tmp"/bench-pk*
     ;;
 moe)
     echo "== MoE layer, DeepSeek-V2-Lite shapes, T=2048: grouped expert GEMMs vs one sgemm of the same total shapes"
