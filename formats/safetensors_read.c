@@ -160,6 +160,17 @@ static int validate_layout(mk_st_file *f, mk_error *err) {
                            f->path, t->name, (unsigned long long)t->begin,
                            (unsigned long long)t->end, (unsigned long long)(t->end - t->begin),
                            mk_dtype_name(t->dtype), (unsigned long long)bytes);
+        /* Stricter than the reference: a tensor must start at a multiple of
+         * its element size (from the file start), as torch needs to view the
+         * bytes in place and as every reference-written file does; typed
+         * reads of a misaligned tensor would be undefined behaviour. */
+        uint64_t esz = mk_dtype_size(t->dtype);
+        if ((8 + f->header_len + t->begin) % esz != 0)
+            return mk_fail(err, MK_ERR_INPUT,
+                           "%s: tensor '%s' starts at file byte %llu, not a multiple of its %llu-byte %s "
+                           "elements (misaligned)",
+                           f->path, t->name, (unsigned long long)(8 + f->header_len + t->begin),
+                           (unsigned long long)esz, mk_dtype_name(t->dtype));
         expect = t->end;
     }
     uint64_t data_len = f->size - 8 - f->header_len;

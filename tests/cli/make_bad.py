@@ -78,6 +78,7 @@ case("overlap.safetensors", st({"a": T("F32", [2], 0, 8), "b": T("F32", [2], 4, 
 case("size_mismatch.safetensors", st({"a": T("F32", [2], 0, 4)}, b"\0" * 4), "needs 8")
 case("out_of_range.safetensors", st({"a": T("F32", [250], 0, 1000)}, b"\0" * 8), "truncated")
 case("trailing.safetensors", ok_tensor + b"xyz", "3 trailing bytes")
+case("misaligned.safetensors", st({"a": T("U8", [3], 0, 3), "b": T("BF16", [2], 3, 7)}, b"\0" * 7), "misaligned")
 case("duplicate.safetensors",
      st('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},'
         '"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}', b"\0\0"), "duplicate")
