@@ -128,7 +128,13 @@ TEST(writer_keeps_extra_metadata) {
     mk_st_close(f);
 }
 
+/* Writes a file with the literal header `hdr`, space-padded to a multiple of
+ * 8 so tensors stay aligned. */
 static void put_raw(const char *path, const char *hdr, size_t data_len) {
+    char padded[4096];
+    snprintf(padded, sizeof padded, "%s", hdr);
+    while (strlen(padded) % 8) strcat(padded, " ");
+    hdr = padded;
     size_t n = strlen(hdr);
     uint8_t *b = calloc(1, 8 + n + data_len);
     for (int i = 0; i < 8; i++) b[i] = (uint8_t)((uint64_t)n >> (8 * i));
