@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "formats/fileio.h"
+#include "formats/regex_guard.h"
 
 typedef struct ctx {
     yaml_document_t *doc;
@@ -34,6 +35,9 @@ static int compile_rule(ctx *c, mk_recipe_rule *rule, const yaml_node_t *n) {
     rule->pattern = strdup(pat);
     if (!rule->pattern) return mk_fail(c->err, MK_ERR_INTERNAL, "out of memory");
     if (strncmp(pat, "re:", 3) != 0) return MK_OK;
+    const char *why;
+    if (!mk_regex_safe(pat + 3, &why))
+        return mk_fail(c->err, MK_ERR_INPUT, "%s:%d: regular expression refused: %s", c->path, rule->line, why);
     size_t len = strlen(pat + 3) + 5;
     char *anchored = malloc(len);
     regex_t *re = malloc(sizeof *re);

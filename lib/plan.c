@@ -10,6 +10,8 @@
  */
 #include "moekit/plan.h"
 
+#include "formats/regex_guard.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <regex.h>
@@ -114,6 +116,8 @@ static bool matches(const char *target, const char *module) {
     if (strncmp(target, "re:", 3) != 0) return strcmp(target, module) == 0;
     regex_t re;
     char buf[1024];
+    const char *why;
+    if (!mk_regex_safe(target + 3, &why)) return false; /* from config.json: untrusted */
     snprintf(buf, sizeof buf, "^(%s)", target + 3);
     if (regcomp(&re, buf, REG_EXTENDED | REG_NOSUB)) return false;
     bool m = regexec(&re, module, 0, NULL, 0) == 0;

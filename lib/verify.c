@@ -24,6 +24,7 @@
  * (weight_shape) are the only tensor bytes read before step 5.
  */
 #include "moekit/verify.h"
+#include "formats/regex_guard.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -157,7 +158,7 @@ static int name_set_load(name_set *s, const json_t *arr, const char *path, const
         const char *v = json_string_value(e);
         if (regex && strncmp(v, "re:", 3) == 0) {
             const char *why = NULL;
-            char *pat = posix_pattern(v + 3, &why);
+            char *pat = mk_regex_safe(v + 3, &why) ? posix_pattern(v + 3, &why) : NULL;
             char msg[256] = "";
             int rc = pat ? regcomp(&s->re[s->n_re], pat, REG_EXTENDED | REG_NOSUB) : -1;
             if (rc > 0) regerror(rc, &s->re[s->n_re], msg, sizeof msg);

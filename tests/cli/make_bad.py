@@ -140,6 +140,7 @@ other("recipe", "alias_bomb.yaml",
       "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
       "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
       "unknown key 'a'")
+other("recipe", "regex_bomb.yaml", "keep:\n  - 're:a++++++++++++++++++++'\n", "regular expression refused")
 other("recipe", "tab_indent.yaml", "keep:\n\t- x\n", "invalid YAML")
 other("catalog", "neg_mem.yaml", "gpus:\n  - name: x\n    memory_gib: -1\n", ":3:")
 other("catalog", "no_mem.yaml", "gpus:\n  - name: x\n", "memory_gib")

@@ -2,17 +2,19 @@
  * tests/fuzz/fuzz_common.h - helpers shared by the libFuzzer targets.
  *
  * Parsers that take a path get the fuzz input through a real file in a
- * per-process temporary folder: "$MK_FUZZ_TMP/moekit-fuzz-XXXXXX" (default
- * /dev/shm, so nothing touches a disk).  The folder is removed at exit;
- * tests/fuzz/run.sh points MK_FUZZ_TMP at its own work folder, so even a
- * crashing run (which skips atexit) leaves nothing behind.
+ * per-process temporary folder: "$MK_FUZZ_TMP/moekit-fuzz-<pid>-XXXXXX"
+ * (default /dev/shm, so nothing touches a disk).  The folder is removed at
+ * exit; a crash skips that, so start-up sweeps the folders of dead processes,
+ * and tests/fuzz/run.sh points MK_FUZZ_TMP at its own work folder anyway.
  */
 #ifndef MK_TESTS_FUZZ_COMMON_H
 #define MK_TESTS_FUZZ_COMMON_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,21 +24,45 @@
 
 static char fz_dir[PATH_MAX];
 
-static void fz_cleanup(void) {
-    if (!fz_dir[0]) return;
-    DIR *d = opendir(fz_dir);
+/* Removes the files in `dir` (the harness makes no subfolders) and `dir`. */
+static void fz_rmdir(const char *dir) {
+    DIR *d = opendir(dir);
     if (d) {
         struct dirent *e;
         char p[PATH_MAX + 256];
         while ((e = readdir(d)) != NULL) {
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            snprintf(p, sizeof p, "%s/%s", fz_dir, e->d_name);
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
             unlink(p);
         }
         closedir(d);
     }
-    rmdir(fz_dir);
+    rmdir(dir);
+}
+
+static void fz_cleanup(void) {
+    if (!fz_dir[0]) return;
+    fz_rmdir(fz_dir);
     fz_dir[0] = '\0';
+}
+
+/* A crash skips atexit, so folders of dead harness processes
+ * ("moekit-fuzz-<pid>-XXXXXX" whose pid is gone) are swept at start-up. */
+static void fz_sweep_stale(const char *base) {
+    DIR *d = opendir(base);
+    if (!d) return;
+    struct dirent *e;
+    char p[PATH_MAX + 256];
+    while ((e = readdir(d)) != NULL) {
+        int pid, end = 0;
+        if (sscanf(e->d_name, "moekit-fuzz-%d-%*6[A-Za-z0-9]%n", &pid, &end) != 1 || end == 0 ||
+            e->d_name[end] != '\0' || pid <= 0 || pid == (int)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        snprintf(p, sizeof p, "%s/%s", base, e->d_name);
+        fz_rmdir(p);
+    }
+    closedir(d);
 }
 
 /* The per-process temporary folder, created on first use; aborts if it
@@ -46,7 +72,8 @@ static const char *fz_tmpdir(void) {
     const char *base = getenv("MK_FUZZ_TMP");
     struct stat st;
     if (!base || !*base) base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
-    snprintf(fz_dir, sizeof fz_dir, "%s/moekit-fuzz-XXXXXX", base);
+    fz_sweep_stale(base);
+    snprintf(fz_dir, sizeof fz_dir, "%s/moekit-fuzz-%d-XXXXXX", base, (int)getpid());
     if (!mkdtemp(fz_dir)) {
         perror("fuzz harness: mkdtemp");
         abort();

@@ -47,6 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         prev_end = t->end;
         const uint8_t *d = mk_st_data(f, t);
         FZ_CHECK(d != NULL);
+        /* The reader refuses misaligned tensors: typed reads must be safe. */
+        FZ_CHECK((uintptr_t)d % mk_dtype_size(t->dtype) == 0);
         if (t->end > t->begin) sink ^= d[0] ^ d[t->end - t->begin - 1];
         FZ_CHECK(mk_st_find(f, t->name) == t);
         /* Tensor names are untrusted: classify them as inspect/convert do. */

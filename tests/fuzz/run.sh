@@ -2,7 +2,8 @@
 # Builds and runs the libFuzzer targets of tests/fuzz/.
 #   tests/fuzz/run.sh [--smoke] [--build-only] [SECONDS] [TARGET...]
 # TARGET is a name such as "safetensors" or "fuzz_safetensors" (default: all).
-# Each target runs for SECONDS (default 60; --smoke: 4) on a copy of its seed
+# Each target runs for SECONDS (default 60; --smoke: 4, with -seed=1 so that
+# smoke runs follow the same mutation sequence every time) on a copy of its seed
 # corpus tests/fuzz/corpus/TARGET in a temporary work folder, so the committed
 # corpus is never modified.  Targets run one after the other, one process at a
 # time.  Prints one line per target,
@@ -33,7 +34,7 @@ for a in "$@"; do
     case $a in
     --smoke) smoke=1 ;;
     --build-only) build_only=1 ;;
-    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set -u/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     '' | *[!0-9]*)
         t=${a#fuzz_}
         case " $ALL_TARGETS " in
@@ -208,12 +209,13 @@ for t in "${targets[@]}"; do
     fi
     log="$work/$name.log"
     dict=$(dict_of "$t")
-    dict_arg=()
-    [ -f "$dict" ] && dict_arg=(-dict="$dict")
+    extra_args=()
+    [ -f "$dict" ] && extra_args=(-dict="$dict")
+    [ $smoke -eq 1 ] && extra_args+=(-seed=1)
     # shellcheck disable=SC2086
     MK_FUZZ_TMP="$work/tmp/$t" "$BUILD/$name" -max_total_time="$secs" -max_len="$(max_len_of "$t")" \
         -rss_limit_mb=2048 -timeout="${MK_FUZZ_TIMEOUT:-10}" -print_final_stats=1 \
-        -artifact_prefix="$arts/" "${dict_arg[@]}" ${MK_FUZZ_ARGS:-} "$corpus" >"$log" 2>&1
+        -artifact_prefix="$arts/" "${extra_args[@]}" ${MK_FUZZ_ARGS:-} "$corpus" >"$log" 2>&1
     rc=$?
     rm -rf "$work/tmp/$t"
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -n 1 | grep -o '[0-9]*$')
@@ -222,7 +224,7 @@ for t in "${targets[@]}"; do
         passed=$((passed + 1))
         if [ $smoke -eq 0 ]; then
             n_now=$(find "$corpus" -type f | wc -l)
-            kib=$(du -sk "$corpus" | cut -f1)
+            kib=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.1f", s / 1024}')
             echo "     corpus: $n_seeds seeds -> $n_now inputs ($kib KiB)"
         fi
         continue
