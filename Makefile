@@ -5,7 +5,7 @@ SAN_BUILD ?= build-san
 DEMO_DIR  ?= $(BUILD)/demo
 
 PKGS := gcc meson ninja-build pkg-config libopenblas-dev libzstd-dev libjansson-dev \
-        libyaml-dev libxxhash-dev zstd python3 python3-numpy bc time
+        libyaml-dev libxxhash-dev zstd clang libclang-rt-14-dev python3 python3-numpy bc time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build demo test bench clean

@@ -48,5 +48,6 @@ run_suite plan bash "$here/cli/plan_tests.sh" "$SAN/moekit"
 run_suite faults bash "$here/cli/fault_tests.sh" "$SAN/moekit" "$BUILD/moekit"
 run_suite pack bash "$here/cli/pack_tests.sh" "$BUILD/moekit"
 run_suite report bash "$here/cli/report_test.sh" "$SAN/moekit"
+run_suite fuzz bash "$here/fuzz/run.sh" --smoke
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
