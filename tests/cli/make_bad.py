@@ -141,6 +141,7 @@ other("recipe", "alias_bomb.yaml",
       "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
       "unknown key 'a'")
 other("recipe", "regex_bomb.yaml", "keep:\n  - 're:a++++++++++++++++++++'\n", "regular expression refused")
+other("recipe", "nested_repeat_bomb.yaml", "keep:\n  - 're:(((a{255}){255}){255})'\n", "regular expression refused")
 other("recipe", "tab_indent.yaml", "keep:\n\t- x\n", "invalid YAML")
 other("catalog", "neg_mem.yaml", "gpus:\n  - name: x\n    memory_gib: -1\n", ":3:")
 other("catalog", "no_mem.yaml", "gpus:\n  - name: x\n", "memory_gib")
