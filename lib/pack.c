@@ -109,6 +109,7 @@ typedef struct job {
     const mk_st_file *st;   /* mapped source, to release its pages after use */
     const mk_tensor_info *t;
     uint64_t toff;
+    uint64_t off_out;       /* where its frames go in the archive */
     /* results */
     uint8_t *out;
     size_t csize;
@@ -314,6 +315,29 @@ int mk_pack(const char *src_dir, const char *archive, const mk_pack_opts *o, mk_
                 else j->csize = c1 + c2;
             }
         }
+        /* Archive offsets of this batch, then the writes in parallel too:
+         * copying into the page cache is a large share of the work. */
+        uint64_t at = pos;
+        for (size_t k = b0; k < b1; k++) {
+            jl.v[k].off_out = at;
+            at += jl.v[k].err ? 0 : jl.v[k].csize;
+        }
+        #pragma omp parallel for num_threads(threads) schedule(dynamic)
+        for (size_t k = b0; k < b1; k++) {
+            job *j = &jl.v[k];
+            if (j->err || !j->out) continue;
+            const uint8_t *w = j->out;
+            size_t left = j->csize;
+            uint64_t o2 = j->off_out;
+            while (left > 0) {
+                ssize_t n = pwrite(af.fd, w, left, (off_t)o2);
+                if (n <= 0) break;
+                w += n;
+                left -= (size_t)n;
+                o2 += (uint64_t)n;
+            }
+            if (left) j->err = EIO;
+        }
         for (size_t k = b0; k < b1 && !rc; k++) {
             job *j = &jl.v[k];
             if (j->err) {
@@ -321,7 +345,6 @@ int mk_pack(const char *src_dir, const char *archive, const mk_pack_opts *o, mk_
                              src_dir, names[j->file], (unsigned long long)j->off);
                 break;
             }
-            rc = mk_pwrite_all(af.fd, j->out, j->csize, pos, archive, err);
             char hex[17];
             snprintf(hex, sizeof hex, "%016llx", (unsigned long long)j->hash);
             json_t *c = json_pack("{s:I, s:I, s:I, s:s, s:s}", "offset", (json_int_t)pos, "csize",
@@ -597,6 +620,11 @@ int mk_unpack(const char *archive, const char *dir, const mk_pack_opts *o, mk_pa
         XXH64_state_t *hs = XXH64_createState();
         XXH64_reset(hs, 0);
         uint64_t pos = 0;
+        /* offs[k]: where chunk k starts in the file. */
+        uint64_t *offs = malloc((en->n + 1) * sizeof *offs);
+        if (!offs) rc = mk_fail(err, MK_ERR_INTERNAL, "out of memory");
+        if (offs) offs[0] = 0;
+        for (size_t k = 0; offs && k < en->n; k++) offs[k + 1] = offs[k] + en->chunks[k].usize;
         size_t batch = (size_t)threads * 2;
         for (size_t b0 = 0; !rc && b0 < en->n; b0 += batch) {
             size_t b1 = b0 + batch < en->n ? b0 + batch : en->n;
@@ -624,17 +652,34 @@ int mk_unpack(const char *archive, const char *dir, const mk_pack_opts *o, mk_pa
                         continue;
                     }
                     from_planes(ch->plane, pl, got, dst);
-                    if (XXH64(dst, got, 0) != ch->hash) bad[k - b0] = 3;
+                    if (XXH64(dst, got, 0) != ch->hash) {
+                        bad[k - b0] = 3;
+                        continue;
+                    }
+                    /* Each thread writes its own chunk at its place: the copy
+                     * into the page cache is the largest cost of unpacking. */
+                    const uint8_t *w = dst;
+                    size_t left = got;
+                    uint64_t at = pos + (offs[k] - offs[b0]);
+                    while (left > 0) {
+                        ssize_t n = pwrite(out[i].fd, w, left, (off_t)at);
+                        if (n <= 0) break;
+                        w += n;
+                        left -= (size_t)n;
+                        at += (uint64_t)n;
+                    }
+                    if (left) bad[k - b0] = 4;
                 }
             }
             for (size_t k = b0; k < b1 && !rc; k++) {
                 chunk *ch = &en->chunks[k];
-                if (bad[k - b0])
+                if (bad[k - b0] == 4)
+                    rc = mk_fail(err, MK_ERR_INTERNAL, "%s: write failed: %s", p, strerror(errno));
+                else if (bad[k - b0])
                     rc = mk_fail(err, bad[k - b0] == 1 ? MK_ERR_INTERNAL : MK_ERR_INPUT,
                                  "%s: chunk %zu of '%s' at offset %llu is damaged (%s)", archive, k, en->name,
                                  (unsigned long long)ch->off,
                                  bad[k - b0] == 3 ? "xxh64 mismatch" : bad[k - b0] == 2 ? "bad zstd frame" : "out of memory");
-                if (!rc) rc = mk_pwrite_all(out[i].fd, bufs[k - b0], (size_t)ch->usize, pos, p, err);
                 if (!rc) {
                     XXH64_update(hs, bufs[k - b0], (size_t)ch->usize);
                     pos += ch->usize;
@@ -644,6 +689,7 @@ int mk_unpack(const char *archive, const char *dir, const mk_pack_opts *o, mk_pa
                 }
             }
         }
+        free(offs);
         uint64_t h = XXH64_digest(hs);
         XXH64_freeState(hs);
         if (!rc && h != en->hash)
