@@ -110,6 +110,7 @@ typedef struct job {
     const mk_tensor_info *t;
     uint64_t toff;
     uint64_t off_out;       /* where its frames go in the archive */
+    uint8_t *copy;          /* the input bytes of an unmapped job, kept for the file hash */
     /* results */
     uint8_t *out;
     size_t csize;
@@ -249,8 +250,14 @@ int mk_pack(const char *src_dir, const char *archive, const mk_pack_opts *o, mk_
     if (!rc) rc = mk_pwrite_all(af.fd, MAGIC, 8, 0, archive, err);
     json_t *files = json_array();
     json_t **chunk_lists = calloc(n_names ? n_names : 1, sizeof *chunk_lists);
-    for (size_t i = 0; chunk_lists && i < n_names; i++) chunk_lists[i] = json_array();
-    if (!chunk_lists) rc = mk_fail(err, MK_ERR_INTERNAL, "out of memory");
+    XXH64_state_t **fhash = calloc(n_names ? n_names : 1, sizeof *fhash);
+    for (size_t i = 0; chunk_lists && fhash && i < n_names; i++) {
+        chunk_lists[i] = json_array();
+        fhash[i] = XXH64_createState();
+        if (fhash[i]) XXH64_reset(fhash[i], 0);
+        else rc = mk_fail(err, MK_ERR_INTERNAL, "out of memory");
+    }
+    if (!chunk_lists || !fhash) rc = mk_fail(err, MK_ERR_INTERNAL, "out of memory");
     int threads = omp_get_max_threads();
     if (threads < 1) threads = 1;
     size_t batch = (size_t)threads * 2;
@@ -280,18 +287,22 @@ int mk_pack(const char *src_dir, const char *archive, const mk_pack_opts *o, mk_
                     continue;
                 }
                 if (!src) {
+                    /* Read into a buffer of its own: the bytes also feed
+                     * the file hash, in order, after the batch. */
+                    j->copy = malloc(j->len ? j->len : 1);
                     size_t got = 0;
-                    while (got < j->len) {
-                        ssize_t n = pread(j->fd, in + got, j->len - got, (off_t)(j->off + got));
+                    while (j->copy && got < j->len) {
+                        ssize_t n = pread(j->fd, j->copy + got, j->len - got, (off_t)(j->off + got));
                         if (n <= 0) break;
                         got += (size_t)n;
                     }
-                    if (got != j->len) {
-                        j->err = EIO;
+                    if (!j->copy || got != j->len) {
+                        j->err = j->copy ? EIO : ENOMEM;
                         continue;
                     }
-                    src = in;
+                    src = j->copy;
                 }
+                (void)in;
                 j->hash = XXH64(src, j->len, 0);
                 to_planes(j->plane, src, j->len, pl);
                 /* Planar dtypes: the first plane (exponent, or high byte)
@@ -352,6 +363,9 @@ int mk_pack(const char *src_dir, const char *archive, const mk_pack_opts *o, mk_
                                   k_planes[j->plane]);
             if (j->tensor) json_object_set_new(c, "tensor", json_string(j->tensor));
             json_array_append_new(chunk_lists[j->file], c);
+            /* Jobs of a file come in file order and tile it: one pass
+             * hashes the whole file. */
+            XXH64_update(fhash[j->file], j->src ? j->src : j->copy, j->len);
             pos += j->csize;
             done += j->len;
             r->chunks++;
@@ -362,6 +376,8 @@ int mk_pack(const char *src_dir, const char *archive, const mk_pack_opts *o, mk_
         for (size_t k = b0; k < b1; k++) {
             free(jl.v[k].out);
             jl.v[k].out = NULL;
+            free(jl.v[k].copy);
+            jl.v[k].copy = NULL;
             /* Mapped pages read by this batch leave the resident set. */
             if (jl.v[k].st) mk_st_release(jl.v[k].st, jl.v[k].t, jl.v[k].toff, jl.v[k].len);
         }
@@ -374,29 +390,17 @@ int mk_pack(const char *src_dir, const char *archive, const mk_pack_opts *o, mk_
     free(ccs);
     free(ins);
     free(pls);
-    /* Whole-file hashes: a second, sequential read (page cache). */
+    /* Whole-file hashes, and a check that no source changed meanwhile. */
     for (size_t i = 0; !rc && i < n_names; i++) {
         char p[PATH_MAX], hex[17];
-        uint64_t bytes = 0, h = 0;
         snprintf(p, sizeof p, "%s/%s", src_dir, names[i]);
-        int fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-        XXH64_state_t *hs = XXH64_createState();
-        XXH64_reset(hs, 0);
-        uint8_t *buf = malloc(1 << 20);
-        ssize_t n;
-        while (fd >= 0 && buf && (n = read(fd, buf, 1 << 20)) > 0) {
-            XXH64_update(hs, buf, (size_t)n);
-            bytes += (uint64_t)n;
-        }
-        h = XXH64_digest(hs);
-        XXH64_freeState(hs);
-        free(buf);
-        if (fd >= 0) close(fd);
-        if (bytes != sizes[i]) {
+        if (sts[i]) {
+            rc = mk_st_check_unchanged(sts[i], err);
+        } else if (fstat(fds[i], &st) != 0 || (uint64_t)st.st_size != sizes[i]) {
             rc = mk_fail(err, MK_ERR_INPUT, "%s: changed while being packed", p);
-            break;
         }
-        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+        if (rc) break;
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)XXH64_digest(fhash[i]));
         json_array_append_new(files, json_pack("{s:s, s:I, s:s, s:s, s:O}", "name", names[i], "bytes",
                                                (json_int_t)sizes[i], "xxh64", hex, "kind",
                                                sts[i] ? "safetensors" : "raw", "chunks", chunk_lists[i]));
@@ -428,17 +432,22 @@ int mk_pack(const char *src_dir, const char *archive, const mk_pack_opts *o, mk_
     r->bytes_in = total;
     json_decref(files);
     for (size_t i = 0; i < n_names; i++) {
+        if (fhash && fhash[i]) XXH64_freeState(fhash[i]);
         if (chunk_lists) json_decref(chunk_lists[i]);
         if (sts[i]) mk_st_close(sts[i]);
         if (fds[i] >= 0) close(fds[i]);
         free(names[i]);
     }
     free(chunk_lists);
+    free(fhash);
     free(names);
     free(sts);
     free(fds);
     free(sizes);
-    for (size_t k = 0; k < jl.n; k++) free(jl.v[k].out);
+    for (size_t k = 0; k < jl.n; k++) {
+        free(jl.v[k].out);
+        free(jl.v[k].copy);
+    }
     free(jl.v);
     return rc;
 }

@@ -46,7 +46,7 @@ run_suite scale bash "$here/cli/scale_tests.sh" "$SAN/moekit" "$BUILD/moekit"
 run_suite forward bash "$here/cli/forward_tests.sh" "$SAN/moekit" "$BUILD/moekit"
 run_suite plan bash "$here/cli/plan_tests.sh" "$SAN/moekit"
 run_suite faults bash "$here/cli/fault_tests.sh" "$SAN/moekit" "$BUILD/moekit"
-run_suite pack bash "$here/cli/pack_tests.sh" "$BUILD/moekit"
+run_suite pack bash "$here/cli/pack_tests.sh" "$SAN/moekit"
 run_suite report bash "$here/cli/report_test.sh" "$SAN/moekit"
 run_suite fuzz bash "$here/fuzz/run.sh" --smoke
 echo "$passed passed, $failed failed"
