@@ -6,26 +6,8 @@ set -u
 MK=$(realpath "$1")
 REL=$(realpath "${2:-$1}")
 here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
-# run NAME EXPECTED_EXIT CMD...: runs CMD, keeps stdout/stderr in $out/$err.
-run() {
-    local name=$1 want=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-    if [ "$rc" -ne "$want" ]; then
-        bad "$name" "exit $rc, expected $want; stderr: $(head -c 600 "$tmp/err")"
-        return 1
-    fi
-    return 0
-}
 
 # --- usage and help ---
 for c in inspect synth convert verify merge forward validate; do
@@ -257,5 +239,4 @@ PY
 run validate_input_wrong_width 2 "$MK" validate "$vsrc" "$vsrc" --input "$tmp/hs.safetensors" && { grep -q "hidden_states" <<<"$err" && ok validate_input_wrong_width || bad validate_input_wrong_width "$err"; }
 run forward_wrong_width 2 "$MK" forward "$vsrc" --layer 1 --input "$tmp/hs.safetensors" --output "$tmp/y.safetensors" && { grep -q "hidden_states" <<<"$err" && ok forward_wrong_width || bad forward_wrong_width "$err"; }
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

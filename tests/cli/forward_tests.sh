@@ -6,26 +6,8 @@ set -u
 MK=$(realpath "$1")
 REL=$(realpath "${2:-$1}")
 here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
-# run NAME EXPECTED_EXIT CMD...: runs CMD, keeps stdout/stderr in $out/$err.
-run() {
-    local name=$1 want=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-    if [ "$rc" -ne "$want" ]; then
-        bad "$name" "exit $rc, expected $want; stderr: $(head -c 600 "$tmp/err")"
-        return 1
-    fi
-    return 0
-}
 
 # the reference needs numpy: the first python that has it
 PY=
@@ -212,5 +194,4 @@ run forward_missing_input_tensor 2 "$MK" forward "$d" --layer 1 --input "$tmp/x-
 run forward_wrong_hidden 2 "$MK" forward "$d" --layer 1 --input "$tmp/x-h128.safetensors" --output "$tmp/y-bad3.safetensors" &&
     { grep -qE "256|hidden" <<<"$err" && ok forward_wrong_hidden || bad forward_wrong_hidden "message names neither hidden size nor 256: $err"; }
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -4,12 +4,7 @@
 #   pack_tests.sh MOEKIT     -> "N passed, N failed"
 set -u
 MK=$(realpath "$1")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 roundtrip() { # roundtrip NAME DIR [pack options]
     local name=$1 dir=$2; shift 2
     rm -rf "$tmp/u-$name" "$tmp/$name.mkp"
@@ -91,5 +86,4 @@ idx["files"][0]["name"] = "../escape.json"
 j = json.dumps(idx).encode(); z = subprocess.run(["zstd","-c","-19","--stream-size=%d" % len(j)], input=j, capture_output=True, check=True).stdout
 open(p,"wb").write(b[:o] + z + struct.pack("<QQ", o, len(z)) + b"MKPACKIX")'
 [ ! -e "$tmp/escape.json" ] && ok no_escape || bad no_escape "file written outside"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -4,12 +4,7 @@
 #   plan_tests.sh MOEKIT      -> one line per check, then "N passed, N failed"
 set -u
 MK=$(realpath "$1")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 # name | plan args | expected weights, activation, KV GiB per GPU ("-" = not checked) | fits
 # llm-d config_explorer empirical-vllm-memory-results.md @ b89b21c1, H100 reported as 79.18 GiB, util 0.9
@@ -113,5 +108,4 @@ printf 'gpus:\n  - name: x\n    memory_gib: -1\n' >"$tmp/c.yaml"
 printf 'gpus:\n  - name: mygpu\n    memory_gib: 500\n' >"$tmp/c.yaml"
 "$MK" plan deepseek-v3 --catalog "$tmp/c.yaml" --gpu mygpu --json >"$tmp/j" 2>&1 && python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["gpus"]==2, j["gpus"]' "$tmp/j" && ok plan_user_catalog || bad plan_user_catalog "$(head -c 200 "$tmp/j")"
 "$MK" plan --list | grep -q "^  h200" && ok plan_list || bad plan_list "no h200"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

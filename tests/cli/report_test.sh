@@ -6,12 +6,7 @@
 # Prints one line per test and ends with "N passed, N failed".
 set -u
 MK=$(realpath "$1")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
 
 # run NAME EXPECTED_EXIT CMD...: runs CMD, keeps stdout/stderr in $tmp/out, $tmp/err.

@@ -6,12 +6,7 @@
 set -u
 MK=$(realpath "$1")
 REL=$(realpath "${2:-$1}")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 run() {
     local name=$1 want=$2; shift 2
     "$@" >"$tmp/out" 2>"$tmp/err"
@@ -181,5 +176,4 @@ run force_restarts 0 "$MK" convert "$src" "$tmp/other" --force --scheme int8-cha
 run resume_finished_run 0 "$MK" convert "$src" "$tmp/single" --resume && { grep -q "(9 kept" <<<"$out" && ok resume_finished_run || bad resume_finished_run "$out"; }
 run resume_finished_other_options 2 "$MK" convert "$src" "$tmp/single" --resume --shard-by size && { grep -q "other options" <<<"$err" && ok resume_finished_other_options || bad resume_finished_other_options "$err"; }
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
