@@ -11,19 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "moekit/catalog.h"
 #include "moekit/checkpoint.h"
 #include "moekit/model.h"
-
-static const char *k_v3 =
-    "{\"architectures\":[\"DeepseekV3ForCausalLM\"],\"model_type\":\"deepseek_v3\","
-    "\"hidden_size\":7168,\"intermediate_size\":18432,\"moe_intermediate_size\":2048,"
-    "\"num_hidden_layers\":61,\"num_attention_heads\":128,\"num_key_value_heads\":128,"
-    "\"n_routed_experts\":256,\"n_shared_experts\":1,\"num_experts_per_tok\":8,"
-    "\"first_k_dense_replace\":3,\"moe_layer_freq\":1,\"n_group\":8,\"topk_group\":4,"
-    "\"routed_scaling_factor\":2.5,\"scoring_func\":\"sigmoid\",\"topk_method\":\"noaux_tc\","
-    "\"norm_topk_prob\":true,\"q_lora_rank\":1536,\"kv_lora_rank\":512,\"qk_nope_head_dim\":128,"
-    "\"qk_rope_head_dim\":64,\"v_head_dim\":128,\"num_nextn_predict_layers\":1,"
-    "\"vocab_size\":129280,\"torch_dtype\":\"bfloat16\"}";
 
 typedef struct names {
     FILE *out;
@@ -70,7 +60,8 @@ int main(int argc, char **argv) {
     const char *dir = argv[1];
     mk_model_config cfg;
     mk_error err = {0};
-    if (mk_config_parse(k_v3, strlen(k_v3), "v3", &cfg, &err)) {
+    const char *v3 = mk_model_catalog_find("deepseek-v3")->config_json; /* the published config */
+    if (mk_config_parse(v3, strlen(v3), "v3", &cfg, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }

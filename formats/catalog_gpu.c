@@ -19,6 +19,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "formats/yaml_doc.h"
+
 #include "formats/fileio.h"
 
 static const char k_default_yaml[] =
@@ -139,17 +141,6 @@ static const char k_default_yaml[] =
     "    bf16_tflops: 1307\n"
     "    fp8_tflops: 2614\n";
 
-typedef struct ctx {
-    yaml_document_t *doc;
-    const char *path;
-    mk_error *err;
-} ctx;
-
-static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
-
-static const char *scalar(const yaml_node_t *n) {
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
 
 static int ascii_lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch; }
 

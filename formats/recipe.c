@@ -11,20 +11,11 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "formats/yaml_doc.h"
+
 #include "formats/fileio.h"
 #include "formats/regex_guard.h"
 
-typedef struct ctx {
-    yaml_document_t *doc;
-    const char *path;
-    mk_error *err;
-} ctx;
-
-static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
-
-static const char *scalar(const yaml_node_t *n) {
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
 
 static int compile_rule(ctx *c, mk_recipe_rule *rule, const yaml_node_t *n) {
     const char *pat = scalar(n);
